@@ -1,0 +1,138 @@
+"""Every knob in one place: environment names, defaults, API version, request budget.
+
+Nothing here reads a secret at import time: `StripeSettings.resolve()` is called when a run
+starts, so the code location loads with no key set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import dlt
+
+# Public configuration contract (documented in the README).
+API_KEY_ENV = "STRIPE_API_KEY"
+API_BASE_ENV = "STRIPE_API_BASE"
+API_VERSION_ENV = "STRIPE_API_VERSION"
+START_DATE_ENV = "STRIPE_START_DATE"
+DESTINATION_ENV = "STRIPE_DESTINATION"
+DUCKDB_PATH_ENV = "DESTINATION__DUCKDB__CREDENTIALS"
+REQUESTS_PER_SECOND_ENV = "STRIPE_REQUESTS_PER_SECOND"
+MAX_WORKERS_ENV = "STRIPE_MAX_WORKERS"
+POOL_ENV = "STRIPE_POOL"
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_API_VERSION = "2022-11-15"
+DEFAULT_START_DATE = "2024-01-01"
+DEFAULT_DESTINATION = "duckdb"
+# Never name the file like the dataset ("stripe.duckdb"): dlt then confuses file and dataset.
+DEFAULT_DUCKDB_PATH = "stripe_warehouse.duckdb"
+DEFAULT_POOL = "stripe_warehouse"
+
+PIPELINE_NAME = "stripe"
+DATASET_NAME = "stripe"
+GROUP_NAME = "stripe"
+ASSET_KEY_PREFIX = "stripe"
+PAGE_LIMIT = 100
+
+# Stripe's documented read limits: 25 req/s in test mode, 100 req/s in live mode.
+TEST_MODE_REQUESTS_PER_SECOND = 25.0
+LIVE_MODE_REQUESTS_PER_SECOND = 100.0
+DEFAULT_MAX_WORKERS = 8
+REQUEST_TIMEOUT_SECONDS = 60.0
+MAX_ATTEMPTS = 15
+
+
+class MissingApiKeyError(RuntimeError):
+    """No Stripe key was configured for a run."""
+
+
+def _mask(key: str) -> str:
+    return f"{key[:8]}****{key[-4:]}" if len(key) > 12 else "****"
+
+
+def default_requests_per_second(api_key: str) -> float:
+    """25 req/s for test-mode keys, 100 for live keys (Stripe's read limits)."""
+    is_test = api_key.startswith(("sk_test_", "rk_test_"))
+    return TEST_MODE_REQUESTS_PER_SECOND if is_test else LIVE_MODE_REQUESTS_PER_SECOND
+
+
+def _lookup(env_name: str) -> str | None:
+    """An environment variable, else the same name in dlt's config/secrets toml files."""
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    try:
+        found = dlt.secrets.get(env_name.lower())
+    except Exception:  # a malformed toml must not hide the clearer error raised later
+        found = None
+    return str(found) if found else None
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    """What one run needs to talk to Stripe. The key never appears in its repr."""
+
+    api_key: str = field(repr=False)
+    api_base: str = DEFAULT_API_BASE
+    api_version: str = DEFAULT_API_VERSION
+    requests_per_second: float = TEST_MODE_REQUESTS_PER_SECOND
+    max_workers: int = DEFAULT_MAX_WORKERS
+
+    @property
+    def masked_key(self) -> str:
+        return _mask(self.api_key)
+
+    @classmethod
+    def resolve(
+        cls,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        api_version: str | None = None,
+        requests_per_second: float | None = None,
+        max_workers: int | None = None,
+    ) -> StripeSettings:
+        """Explicit values first, then environment variables, then dlt secrets/config."""
+        key = api_key or _lookup(API_KEY_ENV)
+        if not key:
+            raise MissingApiKeyError(
+                f"No Stripe API key: set the environment variable {API_KEY_ENV} "
+                f'(or `{API_KEY_ENV.lower()} = "..."` in .dlt/secrets.toml). '
+                "To try the project without a key, run `stripe-assets sandbox` and point "
+                f"{API_BASE_ENV} at it."
+            )
+        rps = requests_per_second or _float(_lookup(REQUESTS_PER_SECOND_ENV))
+        workers = max_workers or _int(_lookup(MAX_WORKERS_ENV))
+        return cls(
+            api_key=key,
+            api_base=(api_base or _lookup(API_BASE_ENV) or DEFAULT_API_BASE).rstrip("/"),
+            api_version=api_version or _lookup(API_VERSION_ENV) or DEFAULT_API_VERSION,
+            requests_per_second=rps or default_requests_per_second(key),
+            max_workers=workers or DEFAULT_MAX_WORKERS,
+        )
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def start_date() -> str:
+    """First daily partition (UTC), `YYYY-MM-DD`."""
+    return os.environ.get(START_DATE_ENV) or DEFAULT_START_DATE
+
+
+def destination_name() -> str:
+    return os.environ.get(DESTINATION_ENV) or DEFAULT_DESTINATION
+
+
+def duckdb_path() -> str:
+    return os.environ.get(DUCKDB_PATH_ENV) or DEFAULT_DUCKDB_PATH
+
+
+def pool_name() -> str:
+    return os.environ.get(POOL_ENV) or DEFAULT_POOL

@@ -1,0 +1,217 @@
+"""The HTTP side of the source: dlt's RESTClient with Stripe's auth, cursor paginator,
+retries and the shared request budget.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from dlt.sources.helpers.requests.retry import (
+    Client,
+    retry_if_predicate,
+    wait_exponential_retry_after,
+)
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests import ConnectionError, Request, Response, Session, Timeout
+from requests.exceptions import ChunkedEncodingError, ContentDecodingError
+from tenacity import RetryCallState, Retrying, stop_after_attempt
+
+from stripe_assets.settings import MAX_ATTEMPTS, PAGE_LIMIT, REQUEST_TIMEOUT_SECONDS, StripeSettings
+from stripe_assets.source.budget import RequestBudget, shared_budget
+from stripe_assets.source.errors import MalformedPageError, StripeAPIError, error_for
+from stripe_assets.source.progress import RunProgress
+from stripe_assets.tables import TABLES
+
+RETRYABLE_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
+_TABLE_BY_ENDPOINT = {t.path: t.name for t in TABLES}
+
+
+def endpoint_template(path: str) -> str:
+    """`/v1/invoices/in_123/lines?limit=100` -> `/v1/invoices/{id}/lines`."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) > 3:
+        parts[3] = "{id}"
+    return "/".join(parts)
+
+
+def table_of(path: str) -> str:
+    """Which table a request path serves: `/v1/invoices/in_123/lines` -> invoice_line_items."""
+    template = endpoint_template(path)
+    return _TABLE_BY_ENDPOINT.get(template, template)
+
+
+def should_retry(response: Response | None, exception: BaseException | None) -> bool:
+    """Stripe's retry rules: `Stripe-Should-Retry` decides when present; else retry
+    connection errors, timeouts, truncated bodies, malformed pages, 429, 5xx, 409 lock_timeout.
+    """
+    if isinstance(exception, StripeAPIError) and exception.response is not None:
+        verdict = exception.response.headers.get("Stripe-Should-Retry")
+        if verdict in ("true", "false"):
+            return verdict == "true"
+        return exception.retryable
+    return isinstance(exception, RETRYABLE_EXCEPTIONS)
+
+
+def check_list_page(response: Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: raise a precise error for error answers and malformed list pages.
+
+    A valid page is parsed once (orjson) and kept on `response.stripe_page`.
+    """
+    if response.status_code != 200:
+        raise error_for(response)
+    try:
+        page = orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPageError(
+            f"Stripe page from {response.request.path_url} is not valid JSON ({exc})", response
+        ) from None
+    if (
+        not isinstance(page, dict)
+        or not isinstance(page.get("data"), list)
+        or not isinstance(page.get("has_more"), bool)
+        or (page["has_more"] and not page["data"])
+    ):
+        raise MalformedPageError(
+            f"Stripe page from {response.request.path_url} is not a list page "
+            "(needs `data` and `has_more`)",
+            response,
+        )
+    response.stripe_page = page  # type: ignore[attr-defined]
+
+
+class _JitteredWait(wait_exponential_retry_after):
+    """Exponential backoff with 'equal jitter'; `Retry-After` wins when Stripe sends it."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        retry_after = self._get_retry_after(retry_state)
+        if retry_after is not None:
+            return retry_after
+        base = super(wait_exponential_retry_after, self).__call__(retry_state)
+        return base / 2 + random.uniform(0, base / 2)
+
+
+class StripeHttp(Client):
+    """dlt's retrying requests client, with the request budget and counters under the retry."""
+
+    def __init__(self, budget: RequestBudget, progress: RunProgress, backoff: float = 0.5) -> None:
+        super().__init__(
+            request_timeout=REQUEST_TIMEOUT_SECONDS,
+            raise_for_status=False,
+            status_codes=(),
+            exceptions=(),
+            request_max_attempts=MAX_ATTEMPTS,
+            retry_condition=should_retry,
+            request_backoff_factor=backoff,
+            request_max_retry_delay=30.0,
+        )
+        self.budget = budget
+        self.progress = progress
+        self.backoff = backoff
+
+    def _make_session(self) -> Session:
+        session = Session()
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        send = session.send
+        budget, progress = self.budget, self.progress
+
+        def budgeted_send(request: Any, **kwargs: Any) -> Response:
+            budget.acquire()
+            progress.request(table_of(request.path_url))
+            kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
+            return send(request, **kwargs)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            response = getattr(exc, "response", None)
+            status = response.status_code if response is not None else None
+            if status == 429:
+                budget.throttled()
+            path = state.args[0].path_url if state.args else "?"
+            reason = f"{type(exc).__name__}: {exc}" if status is None else f"HTTP {status}"
+            progress.retry(table_of(path), status, f"{reason} (attempt {state.attempt_number})")
+
+        retrying = Retrying(
+            wait=_JitteredWait(multiplier=self.backoff, max=30.0),
+            retry=retry_if_predicate(should_retry),
+            stop=stop_after_attempt(MAX_ATTEMPTS),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        session.send = retrying.wraps(budgeted_send)  # type: ignore[method-assign]
+        return session
+
+
+class StripeCursorPaginator(BasePaginator):
+    """Stripe's cursor: `starting_after` = last object's id, stop when `has_more` is false."""
+
+    def __init__(self, starting_after: str | None = None) -> None:
+        super().__init__()
+        self._cursor = starting_after
+
+    def init_request(self, request: Request) -> None:
+        if self._cursor:
+            request.params["starting_after"] = self._cursor
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        page = response.stripe_page  # type: ignore[attr-defined]
+        if page["has_more"]:
+            self._cursor = page["data"][-1]["id"]
+        else:
+            self._has_next_page = False
+
+    def update_request(self, request: Request) -> None:
+        request.params["starting_after"] = self._cursor
+
+
+class _PageClient(RESTClient):
+    """RESTClient that reuses the page parsed (once) by `check_list_page`."""
+
+    def extract_response(self, response: Response, data_selector: Any) -> list[Any]:
+        return response.stripe_page["data"]  # type: ignore[attr-defined,no-any-return]
+
+
+class StripeClient:
+    """Pages Stripe lists for one run. Safe to use from several threads."""
+
+    def __init__(self, settings: StripeSettings, progress: RunProgress | None = None) -> None:
+        self.settings = settings
+        self.progress = progress or RunProgress()
+        budget = shared_budget(settings.api_base, settings.api_key, settings.requests_per_second)
+        self.http = StripeHttp(budget, self.progress)
+        self._local = threading.local()
+
+    def _rest(self) -> RESTClient:
+        rest = getattr(self._local, "rest", None)
+        if rest is None:
+            rest = self._local.rest = _PageClient(
+                base_url=self.settings.api_base,
+                headers={"Stripe-Version": self.settings.api_version},
+                auth=BearerTokenAuth(self.settings.api_key),
+                session=self.http.session,
+            )
+        return rest
+
+    def iter_pages(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        table: str,
+        starting_after: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's objects, following the cursor until `has_more` is false."""
+        for page in self._rest().paginate(
+            path,
+            params={"limit": PAGE_LIMIT, **(params or {})},
+            paginator=StripeCursorPaginator(starting_after),
+            hooks={"response": [check_list_page]},
+        ):
+            self.progress.page(table, len(page))
+            yield list(page)

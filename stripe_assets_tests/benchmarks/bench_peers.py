@@ -1,0 +1,255 @@
+"""Side-by-side benchmark: our dlt source vs Singer tap-stripe vs Airbyte source-stripe.
+
+One sandbox (same seed, window, latency and rate limit for all); each tool runs as its own
+subprocess against it, one after the other. Prints wall time, the ratio to ours, requests and
+429s (from the sandbox's stats) and rows per table against the sandbox's ground truth. It
+asserts nothing about times.
+
+    .venv/bin/python -m stripe_assets_tests.benchmarks.bench_peers \
+        --days 7 --scale 1.0 --latency-ms 250 --jitter-ms 50 --rate-limit 25
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from stripe_assets_tests.benchmarks.peers import (
+    AIRBYTE,
+    PEERS,
+    RUNNERS,
+    TAP,
+    PeerRun,
+    ensure_venv,
+    peer_version,
+    venv_ready,
+)
+
+TABLES = (
+    ("charges", "charges"),
+    ("customers", "customers"),
+    ("invoices", "invoices"),
+    ("invoice_line_items", "inv_lines"),
+    ("subscriptions", "subs"),
+    ("subscription_items", "sub_items"),
+    ("payouts", "payouts"),
+    ("payout_transactions", "payout_txns"),
+)
+OURS = "ours"
+TOOLS = (OURS, TAP, AIRBYTE)
+
+
+# --- ours, in a child process (so it does not share the sandbox's GIL) ------------------
+
+
+def _ours_child(spec: dict[str, Any]) -> dict[str, Any]:
+    import dlt
+    import duckdb
+
+    from stripe_assets.settings import StripeSettings
+    from stripe_assets.source import CreatedWindow, stripe_source
+
+    tmp = spec["workdir"]
+    settings = StripeSettings.resolve(
+        api_key=spec["api_key"], api_base=spec["base_url"], requests_per_second=spec["rps"]
+    )
+    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    db = f"{tmp}/bench_warehouse.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="bench",
+        pipelines_dir=tmp,
+        destination=dlt.destinations.duckdb(credentials=db),
+        dataset_name="stripe",
+    )
+    t0 = time.perf_counter()
+    pipeline.extract(source)
+    t1 = time.perf_counter()
+    pipeline.normalize(loader_file_format="parquet")
+    pipeline.load()
+    t2 = time.perf_counter()
+    rows = {}
+    with duckdb.connect(db, read_only=True) as con:
+        for table, _ in TABLES:
+            try:
+                rows[table] = con.execute(f"select count(*) from stripe.{table}").fetchone()[0]
+            except duckdb.CatalogException:
+                rows[table] = 0
+    return {"extract_s": t1 - t0, "normalize_load_s": t2 - t1, "rows": rows}
+
+
+def run_ours(base_url: str, api_key: str, gte: int, lt: int, rps: float, workdir: Path) -> PeerRun:
+    spec = {"base_url": base_url, "api_key": api_key, "gte": gte, "lt": lt, "rps": rps}
+    spec["workdir"] = str(workdir)
+    log = workdir / "ours.stderr.log"
+    cmd = [sys.executable, "-m", __name__, "--ours-child", json.dumps(spec)]
+    started = time.perf_counter()
+    with log.open("w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+    wall = time.perf_counter() - started
+    lines = proc.stdout.strip().splitlines()
+    result = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
+    errors = [] if result else [" | ".join(log.read_text().strip().splitlines()[-3:])[-300:]]
+    return PeerRun(
+        tool=OURS,
+        wall_s=wall,
+        returncode=proc.returncode,
+        rows=result.get("rows", {}),
+        errors=errors,
+        log=log,
+        extra={k: v for k, v in result.items() if k.endswith("_s")},
+    )
+
+
+# --- harness ------------------------------------------------------------------------------
+
+
+def _account_id(base_url: str, api_key: str) -> str:
+    req = urllib.request.Request(
+        f"{base_url}/v1/account", headers={"Authorization": f"Bearer {api_key}"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return str(json.load(resp)["id"])
+
+
+def _request_figures(stats: dict[str, Any]) -> tuple[int, int]:
+    """(requests, 429s) from a `sb.stats()` snapshot."""
+    requests = int(stats.get("requests", 0))
+    by_status = stats.get("by_status") or stats.get("statuses") or {}
+    throttled = int(stats.get("rate_limited", by_status.get("429", by_status.get(429, 0))))
+    return requests, throttled
+
+
+def _cell(n: int | None, truth: int) -> str:
+    if n is None:
+        return "-"
+    return str(n) if n == truth else f"{n}({n - truth:+d})"
+
+
+def print_table(
+    runs: list[tuple[PeerRun, tuple[int, int]]], truth: dict[str, int], header: str
+) -> None:
+    heads = ["tool", "wall s", "x ours", "reqs", "429s", *(short for _, short in TABLES)]
+    rows = [["ground truth", "", "", "", "", *(str(truth[t]) for t, _ in TABLES)]]
+    ours = next((r.wall_s for r, _ in runs if r.tool == OURS and not r.errors), None)
+    for run, (reqs, throttled) in runs:
+        ratio = f"{run.wall_s / ours:.2f}" if ours else "-"
+        counts = [_cell(run.rows.get(t), truth[t]) for t, _ in TABLES]
+        rows.append([run.tool, f"{run.wall_s:.1f}", ratio, str(reqs), str(throttled), *counts])
+        if run.tool == OURS and "extract_s" in run.extra:
+            extract = run.extra["extract_s"]
+            ratio = f"{extract / ours:.2f}" if ours else "-"
+            rows.append(["  ours extract", f"{extract:.1f}", ratio, "", "", *[""] * len(TABLES)])
+    widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
+    print(header)
+    for row in [heads, *rows]:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def print_notes(runs: list[tuple[PeerRun, tuple[int, int]]]) -> None:
+    for run, _ in runs:
+        dupes = {t: n - run.rows.get(t, 0) for t, n in run.messages.items()}
+        dupes = {t: n for t, n in dupes.items() if n > 0}
+        if run.event_rows:
+            print(f"{run.tool}: records from its /v1/events update pass: {run.event_rows}")
+        if dupes:
+            print(f"{run.tool}: duplicate RECORD messages (same key twice): {dupes}")
+        for error in run.errors:
+            print(f"{run.tool}: ERROR (exit {run.returncode}): {error}")
+        if run.log:
+            print(f"{run.tool}: log {run.log}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--start", default="2024-04-01", help="first day of the window (UTC)")
+    p.add_argument("--days", type=int, default=7)
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--latency-ms", type=float, default=250.0)
+    p.add_argument("--jitter-ms", type=float, default=50.0)
+    p.add_argument("--rate-limit", type=float, default=25.0, help="sandbox req/s (0 = none)")
+    p.add_argument("--rps", type=float, default=25.0, help="our client's request budget")
+    p.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ",".join(TOOLS))
+    p.add_argument("--tap-no-events", action="store_true", help="skip tap-stripe's events pass")
+    p.add_argument("--no-install", action="store_true", help="skip peers whose venv is missing")
+    p.add_argument("--timeout", type=float, default=1800.0, help="per peer, seconds")
+    p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument("--ours-child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.ours_child:
+        print(json.dumps(_ours_child(json.loads(args.ours_child))))
+        return 0
+
+    from stripe_assets.sandbox import SandboxConfig, running_sandbox
+
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    for tool in [t for t in tools if t in PEERS and not venv_ready(t)]:
+        if args.no_install:
+            print(f"skipping {tool}: no venv (run without --no-install to create it)")
+            tools.remove(tool)
+        else:
+            ensure_venv(tool)
+    start = date.fromisoformat(args.start)
+    end = start + timedelta(days=args.days)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-peers-"))
+    cfg = SandboxConfig(
+        seed=args.seed,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        scale=args.scale,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        rate_limit=args.rate_limit,
+    )
+    # The sandbox's clock sits at the window's end, as for a sync of "the last N days".
+    if hasattr(cfg, "clock_offset"):
+        cfg.clock_offset = cfg.end_ts - time.time()
+    gte, lt = cfg.start_ts, cfg.end_ts
+    runs: list[tuple[PeerRun, tuple[int, int]]] = []
+    with running_sandbox(cfg) as sb:
+        truth = {t: int(sb.counts(gte, lt).get(t, 0)) for t, _ in TABLES}
+        account = _account_id(sb.base_url, sb.api_key)
+        for tool in tools:
+            out = workdir / tool
+            out.mkdir(parents=True, exist_ok=True)
+            time.sleep(1.5)  # let the rate-limit window drain between tools
+            sb.reset_stats()
+            if tool == OURS:
+                run = run_ours(sb.base_url, sb.api_key, gte, lt, args.rps, out)
+            else:
+                kwargs: dict[str, Any] = {"timeout_s": args.timeout}
+                if tool == TAP:
+                    kwargs["events"] = not args.tap_no_events
+                run = RUNNERS[tool](sb.base_url, sb.api_key, account, gte, lt, out, **kwargs)
+            runs.append((run, _request_figures(sb.stats())))
+            print(f"... {tool}: {run.wall_s:.1f} s, exit {run.returncode}", file=sys.stderr)
+    header = (
+        f"window {start}..{end} ({args.days} d), seed {args.seed}, scale {args.scale}, "
+        f"latency {args.latency_ms:g}±{args.jitter_ms:g} ms, sandbox rate limit "
+        f"{args.rate_limit:g} req/s, our budget {args.rps:g} req/s"
+    )
+    print()
+    print_table(runs, truth, header)
+    print()
+    for tool in tools:
+        if tool in PEERS:
+            print(f"{tool}: {peer_version(tool)}")
+    print_notes(runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The end-to-end slice: Stripe sandbox over HTTP -> dlt source -> Dagster assets -> DuckDB."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import requests
+
+from stripe_assets.tables import TABLES
+from stripe_assets_tests.conftest import day_window, run_partitions
+
+PARENT_TABLES = [t.name for t in TABLES if not t.is_child]
+
+
+def _ids_are_unique(warehouse, table: str, key: str = "id") -> bool:
+    total, distinct = warehouse.query(
+        f"select count(*), count(distinct ({key})) from stripe.{table}"
+    )[0]
+    return total == distinct
+
+
+def test_partition_rows_equal_ground_truth(sandbox, stripe_env, instance):
+    result = run_partitions(instance, "2024-05-03")
+    assert result.success
+    truth = sandbox.counts(*day_window("2024-05-03"))
+    assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
+    assert all(v > 0 for v in truth.values()), "the sandbox day should exercise every table"
+    gte, lt = day_window("2024-05-03")
+    for table in PARENT_TABLES:
+        outside = stripe_env.query(
+            f"select count(*) from stripe.{table} "
+            f"where created < to_timestamp({gte}) or created >= to_timestamp({lt})"
+        )[0][0]
+        assert outside == 0, table
+
+
+def test_rerunning_a_partition_changes_no_count(sandbox, stripe_env, instance):
+    run_partitions(instance, "2024-05-02")
+    first = stripe_env.counts()
+    run_partitions(instance, "2024-05-02")
+    assert stripe_env.counts() == first
+    assert _ids_are_unique(stripe_env, "charges")
+    assert _ids_are_unique(stripe_env, "invoice_line_items", "invoice, id")
+    assert _ids_are_unique(stripe_env, "payout_transactions", "payout_id, id")
+
+
+def test_older_partition_after_newer_loads_fully(sandbox, stripe_env, instance):
+    run_partitions(instance, "2024-05-06")
+    run_partitions(instance, "2024-05-04")
+    newer = sandbox.counts(*day_window("2024-05-06"))
+    older = sandbox.counts(*day_window("2024-05-04"))
+    assert stripe_env.counts() == {t.name: newer[t.name] + older[t.name] for t in TABLES}
+
+
+def test_single_run_backfill_of_a_range(sandbox, stripe_env, instance):
+    result = run_partitions(instance, "2024-05-01", "2024-05-03")
+    assert result.success
+    truth = sandbox.counts(*day_window("2024-05-01", days=3))
+    assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
+
+
+def test_selecting_only_invoice_line_items(sandbox, stripe_env, instance):
+    run_partitions(instance, "2024-05-05", select=["invoice_line_items"])
+    truth = sandbox.counts(*day_window("2024-05-05"))
+    assert stripe_env.count("invoice_line_items") == truth["invoice_line_items"]
+    for other in ("invoices", "charges", "payouts"):
+        assert not stripe_env.has(other) or stripe_env.count(other) == 0
+
+
+def test_requests_made_are_the_minimum(sandbox, stripe_env, instance):
+    gte, lt = day_window("2024-05-07")
+    truth = sandbox.counts(gte, lt)
+    sandbox.reset_stats()
+    run_partitions(instance, "2024-05-07")
+    made = _requests_by_endpoint(sandbox.stats())
+
+    def pages(n: int) -> int:
+        return max(1, math.ceil(n / 100))
+
+    for table, path in [
+        ("charges", "/v1/charges"),
+        ("customers", "/v1/customers"),
+        ("invoices", "/v1/invoices"),
+        ("subscriptions", "/v1/subscriptions"),
+        ("payouts", "/v1/payouts"),
+    ]:
+        assert made.get(path, 0) == pages(truth[table]), path
+    # Children: only beyond the embedded first 10, and one walk per payout.
+    lines = stripe_env.query(
+        "select count(*) from stripe.invoice_line_items group by invoice"
+    )
+    items = stripe_env.query(
+        "select count(*) from stripe.subscription_items group by subscription"
+    )
+    per_payout = dict(
+        stripe_env.query("select payout_id, count(*) from stripe.payout_transactions group by 1")
+    )
+    payouts = [r[0] for r in stripe_env.query("select id from stripe.payouts")]
+    assert made.get("/v1/invoices/{id}/lines", 0) == sum(
+        math.ceil((n - 10) / 100) for (n,) in lines if n > 10
+    )
+    assert made.get("/v1/subscription_items", 0) == sum(
+        math.ceil((n - 10) / 100) for (n,) in items if n > 10
+    )
+    assert made.get("/v1/balance_transactions", 0) == sum(
+        pages(per_payout.get(p, 0)) for p in payouts
+    )
+    assert any(n > 10 for (n,) in lines), "the day should include an invoice with > 10 lines"
+
+
+def _requests_by_endpoint(stats: dict) -> dict[str, int]:
+    """Total /v1 requests per path template from the sandbox's stats."""
+    by_path = stats.get("by_path") or stats.get("paths") or {}
+    totals: dict[str, int] = {}
+    for path, value in by_path.items():
+        totals[path] = value if isinstance(value, int) else sum(value.values())
+    return totals
+
+
+def test_code_location_loads_with_no_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env["DAGSTER_HOME"] = str(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m",
+         "stripe_assets.definitions"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_a_wrong_key_fails_clearly_without_echoing_it(sandbox, warehouse, instance, monkeypatch):
+    wrong = "sk_test_definitelyWrongKey123456"
+    monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+    monkeypatch.setenv("STRIPE_API_KEY", wrong)
+    result = run_partitions(instance, "2024-05-03", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.event_specific_data.error)
+    assert "STRIPE_API_KEY" in message
+    assert wrong not in message
+    assert requests.get(f"{sandbox.base_url}/v1/charges", timeout=5).status_code == 401
