@@ -129,3 +129,32 @@ class Client:
             if not page["has_more"]:
                 return out
             p["starting_after"] = page["data"][-1]["id"]
+
+
+DAY = 86400
+APRIL_1 = 1711929600  # 2024-04-01T00:00:00Z
+
+
+def small_config(**overrides: Any) -> Any:
+    """A 7-day, scale-1 sandbox configuration (fast to generate and to walk)."""
+    from stripe_assets.sandbox import SandboxConfig
+
+    base: dict[str, Any] = {"seed": 7, "start": "2024-04-01", "end": "2024-04-08", "scale": 1.0}
+    base.update(overrides)
+    return SandboxConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Any:
+    """A module-wide running sandbox on a free port (7 days, seed 7)."""
+    from stripe_assets.sandbox import running_sandbox
+
+    with running_sandbox(small_config()) as sb:
+        yield sb
+
+
+@pytest.fixture()
+def client(sandbox: Any) -> Any:
+    c = Client(sandbox.base_url, sandbox.api_key)
+    yield c
+    c.close()

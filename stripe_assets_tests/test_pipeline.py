@@ -27,7 +27,7 @@ def test_partition_rows_equal_ground_truth(sandbox, stripe_env, instance):
     assert result.success
     truth = sandbox.counts(*day_window("2024-05-03"))
     assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
-    assert all(v > 0 for v in truth.values()), "the sandbox day should exercise every table"
+    assert all(truth[t.name] > 0 for t in TABLES), "the sandbox day should exercise every table"
     gte, lt = day_window("2024-05-03")
     for table in PARENT_TABLES:
         outside = stripe_env.query(
@@ -113,11 +113,7 @@ def test_requests_made_are_the_minimum(sandbox, stripe_env, instance):
 
 def _requests_by_endpoint(stats: dict) -> dict[str, int]:
     """Total /v1 requests per path template from the sandbox's stats."""
-    by_path = stats.get("by_path") or stats.get("paths") or {}
-    totals: dict[str, int] = {}
-    for path, value in by_path.items():
-        totals[path] = value if isinstance(value, int) else sum(value.values())
-    return totals
+    return {path: by_status["total"] for path, by_status in stats["by_path"].items()}
 
 
 def test_code_location_loads_with_no_key(tmp_path):

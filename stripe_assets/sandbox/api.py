@@ -381,5 +381,5 @@ class Api:
                 after = ev.keys[row]
             else:
                 before = ev.keys[row]
-        rows, has_more = page_table(ev, gte, lp.lt, lp.limit, after, before, pred)  # type: ignore[arg-type]
+        rows, has_more = page_table(ev, gte, lp.lt, lp.limit, after, before, pred)
         return list_bytes("/v1/events", [ev.data[r] for r in rows], has_more)

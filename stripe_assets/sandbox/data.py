@@ -12,6 +12,7 @@ import random
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .config import SandboxConfig
@@ -76,7 +77,7 @@ class SandboxData:
     account_id: str
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def tables(self) -> dict[str, Table]:
         return {
             "customers": self.customers,
@@ -107,18 +108,15 @@ def mix(key: int, row: int) -> int:
 
 def make_prices(seed: int) -> list[Price]:
     """A small catalog: 8 recurring prices (subscriptions) and 8 one-time prices."""
-    out = []
     recurring = [(900, "month"), (1900, "month"), (2900, "month"), (4900, "month"),
                  (9900, "month"), (19900, "month"), (29000, "year"), (99000, "year")]
-    for i, (amount, interval) in enumerate(recurring):
-        out.append(Price(f"price_1{tag(seed, 'price', i)}{tag(seed, 'acct')}{tag(seed, 'p', i, width=3)}",
-                         f"prod_{tag(seed, 'prod', i, width=14)[-14:]}", amount, interval,
-                         f"Plan {i + 1} ({interval}ly)"))
-    one_time = [150, 500, 1200, 2500, 4000, 7500, 15000, 50000]
-    for i, amount in enumerate(one_time):
-        out.append(Price(f"price_1{tag(seed, 'price', 8 + i)}{tag(seed, 'acct')}{tag(seed, 'p', 8 + i, width=3)}",
-                         f"prod_{tag(seed, 'prod', 8 + i, width=14)}", amount, None,
-                         f"Add-on {i + 1}"))
+    one_time = [(a, None) for a in (150, 500, 1200, 2500, 4000, 7500, 15000, 50000)]
+    out = []
+    for i, (amount, interval) in enumerate(recurring + one_time):
+        price_id = f"price_1{tag(seed, 'price', i)}{tag(seed, 'acct')}{tag(seed, 'p', i, width=3)}"
+        nickname = f"Plan {i + 1} ({interval}ly)" if interval else f"Add-on {i - 7}"
+        out.append(Price(price_id, f"prod_O{tag(seed, 'prod', i, width=13)}", amount, interval,
+                         nickname))
     return out
 
 

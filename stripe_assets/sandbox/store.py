@@ -119,7 +119,7 @@ class ChildRel:
 
 
 def page_table(
-    table: Table,
+    table: Table | EventLog,
     gte: int | None,
     lt: int | None,
     limit: int,
@@ -207,3 +207,8 @@ class EventLog:
     def row_of(self, obj_id: str) -> int:
         row = self.codec.decode(obj_id)
         return row if 0 <= row < len(self.created) else -1
+
+    def id_of(self, row: int) -> str:
+        return self.codec.encode(row)
+
+    bounds = Table.bounds

@@ -141,7 +141,10 @@ def _hints(table: StripeTable) -> dict[str, Any]:
         "name": table.name,
         "primary_key": list(table.primary_key),
         "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-        "columns": table.columns,
+        "columns": {
+            **{key: {"data_type": "text", "nullable": False} for key in table.primary_key},
+            **table.columns,
+        },
     }
     if table.child:
         hints["merge_key"] = table.child.parent_column

@@ -24,13 +24,16 @@ from typing import Any
 
 from stripe_assets_tests.benchmarks.peers import (
     AIRBYTE,
+    IMPORTS,
     PEERS,
     RUNNERS,
     TAP,
     PeerRun,
     ensure_venv,
+    import_seconds,
     peer_version,
     venv_ready,
+    venv_python,
 )
 
 TABLES = (
@@ -44,6 +47,9 @@ TABLES = (
     ("payout_transactions", "payout_txns"),
 )
 OURS = "ours"
+OURS_IMPORT = "import dlt, duckdb; from stripe_assets.source import stripe_source"
+MODULE = "stripe_assets_tests.benchmarks.bench_peers"
+REPO = Path(__file__).resolve().parents[2]
 TOOLS = (OURS, TAP, AIRBYTE)
 
 
@@ -70,9 +76,9 @@ def _ours_child(spec: dict[str, Any]) -> dict[str, Any]:
         dataset_name="stripe",
     )
     t0 = time.perf_counter()
-    pipeline.extract(source)
+    pipeline.extract(source, loader_file_format="parquet")  # as pipeline.run(..., parquet)
     t1 = time.perf_counter()
-    pipeline.normalize(loader_file_format="parquet")
+    pipeline.normalize()
     pipeline.load()
     t2 = time.perf_counter()
     rows = {}
@@ -89,10 +95,10 @@ def run_ours(base_url: str, api_key: str, gte: int, lt: int, rps: float, workdir
     spec = {"base_url": base_url, "api_key": api_key, "gte": gte, "lt": lt, "rps": rps}
     spec["workdir"] = str(workdir)
     log = workdir / "ours.stderr.log"
-    cmd = [sys.executable, "-m", __name__, "--ours-child", json.dumps(spec)]
+    cmd = [sys.executable, "-m", MODULE, "--ours-child", json.dumps(spec)]
     started = time.perf_counter()
     with log.open("w") as err:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
     wall = time.perf_counter() - started
     lines = proc.stdout.strip().splitlines()
     result = json.loads(lines[-1]) if proc.returncode == 0 and lines else {}
@@ -121,10 +127,7 @@ def _account_id(base_url: str, api_key: str) -> str:
 
 def _request_figures(stats: dict[str, Any]) -> tuple[int, int]:
     """(requests, 429s) from a `sb.stats()` snapshot."""
-    requests = int(stats.get("requests", 0))
-    by_status = stats.get("by_status") or stats.get("statuses") or {}
-    throttled = int(stats.get("rate_limited", by_status.get("429", by_status.get(429, 0))))
-    return requests, throttled
+    return int(stats.get("total", 0)), int(stats.get("by_status", {}).get("429", 0))
 
 
 def _cell(n: int | None, truth: int) -> str:
@@ -136,17 +139,19 @@ def _cell(n: int | None, truth: int) -> str:
 def print_table(
     runs: list[tuple[PeerRun, tuple[int, int]]], truth: dict[str, int], header: str
 ) -> None:
-    heads = ["tool", "wall s", "x ours", "reqs", "429s", *(short for _, short in TABLES)]
-    rows = [["ground truth", "", "", "", "", *(str(truth[t]) for t, _ in TABLES)]]
+    heads = ["tool", "wall s", "x ours", "import s", "reqs", "429s", *(s for _, s in TABLES)]
+    rows = [["ground truth", "", "", "", "", "", *(str(truth[t]) for t, _ in TABLES)]]
     ours = next((r.wall_s for r, _ in runs if r.tool == OURS and not r.errors), None)
     for run, (reqs, throttled) in runs:
         ratio = f"{run.wall_s / ours:.2f}" if ours else "-"
         counts = [_cell(run.rows.get(t), truth[t]) for t, _ in TABLES]
-        rows.append([run.tool, f"{run.wall_s:.1f}", ratio, str(reqs), str(throttled), *counts])
+        started = f"{run.extra['import_s']:.1f}" if "import_s" in run.extra else ""
+        head = [run.tool, f"{run.wall_s:.1f}", ratio, started, str(reqs), str(throttled)]
+        rows.append([*head, *counts])
         if run.tool == OURS and "extract_s" in run.extra:
             extract = run.extra["extract_s"]
             ratio = f"{extract / ours:.2f}" if ours else "-"
-            rows.append(["  ours extract", f"{extract:.1f}", ratio, "", "", *[""] * len(TABLES)])
+            rows.append(["  ours extract", f"{extract:.1f}", ratio, *[""] * (len(heads) - 3)])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     print(header)
     for row in [heads, *rows]:
@@ -158,8 +163,17 @@ def print_table(
         )
 
 
+def _paths(stats: dict[str, Any]) -> str:
+    parts = []
+    for path, counts in stats.get("by_path", {}).items():
+        odd = {k: v for k, v in counts.items() if k not in ("200", "total")}
+        parts.append(f"{path} {counts.get('total', 0)}" + (f" {odd}" if odd else ""))
+    return ", ".join(parts)
+
+
 def print_notes(runs: list[tuple[PeerRun, tuple[int, int]]]) -> None:
     for run, _ in runs:
+        print(f"{run.tool}: requests by path: {run.extra.get('paths', '')}")
         dupes = {t: n - run.rows.get(t, 0) for t, n in run.messages.items()}
         dupes = {t: n for t, n in dupes.items() if n > 0}
         if run.event_rows:
@@ -202,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             tools.remove(tool)
         else:
             ensure_venv(tool)
+    pythons = {OURS: sys.executable} | {t: str(venv_python(t)) for t in PEERS}
+    codes = {OURS: OURS_IMPORT} | IMPORTS
+    starts = {tool: import_seconds(pythons[tool], codes[tool]) for tool in tools}
     start = date.fromisoformat(args.start)
     end = start + timedelta(days=args.days)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-peers-"))
@@ -219,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg.clock_offset = cfg.end_ts - time.time()
     gte, lt = cfg.start_ts, cfg.end_ts
     runs: list[tuple[PeerRun, tuple[int, int]]] = []
-    with running_sandbox(cfg) as sb:
+    with running_sandbox(cfg, subprocess_mode=True) as sb:  # its own process and GIL
         truth = {t: int(sb.counts(gte, lt).get(t, 0)) for t, _ in TABLES}
         account = _account_id(sb.base_url, sb.api_key)
         for tool in tools:
@@ -234,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
                 if tool == TAP:
                     kwargs["events"] = not args.tap_no_events
                 run = RUNNERS[tool](sb.base_url, sb.api_key, account, gte, lt, out, **kwargs)
-            runs.append((run, _request_figures(sb.stats())))
+            stats = sb.stats()
+            run.extra["paths"] = _paths(stats)
+            run.extra["import_s"] = starts[tool]
+            runs.append((run, _request_figures(stats)))
             print(f"... {tool}: {run.wall_s:.1f} s, exit {run.returncode}", file=sys.stderr)
     header = (
         f"window {start}..{end} ({args.days} d), seed {args.seed}, scale {args.scale}, "
