@@ -131,6 +131,10 @@ def dev_main(argv: list[str] | None = None) -> None:
         end=(last + timedelta(days=1)).isoformat(),
         scale=args.scale,
     )
+    # A shell that starts us in the background ignores SIGINT; take it back so Ctrl-C (or
+    # `kill -INT`) reaches us, and `dagster dev` (which stops on SIGINT only) starts with it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     with running_sandbox(config) as sandbox:
         env = _run_env(sandbox.base_url, sandbox.api_key, dagster_home, warehouse)
         command = [_dagster_bin(), "dev", "-h", "127.0.0.1", "-p", str(args.port)]

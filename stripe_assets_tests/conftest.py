@@ -115,3 +115,29 @@ def run_partitions(
         resources=defs.resources,
         raise_on_error=raise_on_error,
     )
+
+
+# Trust auth ignores the password, but dlt's PostgresCredentials requires one.
+POSTGRES_DSN = "postgresql://postgres:trust@127.0.0.1:5432"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (skips when no server is reachable)."""
+    import uuid
+
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(f"{POSTGRES_DSN}/test", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
+    admin.autocommit = True
+    name = f"stripe_assets_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f"create database {name}")
+    try:
+        yield f"{POSTGRES_DSN}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
+        admin.close()
