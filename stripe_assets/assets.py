@@ -6,15 +6,31 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, MaterializeResult, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+)
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
+from stripe_assets.metadata import FRESHNESS_POLICY, run_metadata, spec_metadata, table_row_count
 from stripe_assets.partitions import created_window, daily_partitions
 from stripe_assets.resources import StripeResource
-from stripe_assets.settings import ASSET_KEY_PREFIX, GROUP_NAME, pool_name
+from stripe_assets.settings import (
+    ASSET_KEY_PREFIX,
+    GROUP_NAME,
+    StripeSettings,
+    backfill_policy_name,
+    pool_name,
+)
 from stripe_assets.source import CreatedWindow, stripe_source
-from stripe_assets.source.client import table_of
+from stripe_assets.source.client import StripeClient, table_of
+from stripe_assets.source.errors import StripeAPIError
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format
@@ -38,7 +54,9 @@ class StripeTranslator(DagsterDltTranslator):
                 deps=deps,
                 group_name=GROUP_NAME,
                 description=table.description,
+                freshness_policy=FRESHNESS_POLICY,
             )
+            .merge_attributes(metadata=spec_metadata(table))
         )
 
 
@@ -47,7 +65,10 @@ def _iso(ts: int | None) -> str:
 
 
 def _with_run_metadata(
-    result: MaterializeResult, window: CreatedWindow, progress: RunProgress
+    result: MaterializeResult,
+    window: CreatedWindow,
+    progress: RunProgress,
+    total_rows: int | None = None,
 ) -> MaterializeResult:
     table = result.asset_key.path[-1] if result.asset_key else ""
     counters = progress.tables.get(table)
@@ -58,10 +79,40 @@ def _with_run_metadata(
         "requests": MetadataValue.int(counters.requests if counters else 0),
         "retries": MetadataValue.int(counters.retries if counters else 0),
     }
-    return MaterializeResult(
-        asset_key=result.asset_key,
-        metadata={**(result.metadata or {}), **extra},
-    )
+    metadata = {**(result.metadata or {}), **extra}
+    if table in TABLES_BY_NAME:
+        rows = counters.rows if counters else 0
+        metadata = run_metadata(TABLES_BY_NAME[table], metadata, rows, total_rows)
+    return MaterializeResult(asset_key=result.asset_key, metadata=metadata)
+
+
+def _remove_deleted(
+    context: AssetExecutionContext,
+    pipeline: Any,
+    settings: StripeSettings,
+    window: CreatedWindow,
+    progress: RunProgress,
+) -> None:
+    """Stripe's lists drop deleted customers and invoices: read their `*.deleted` events (30
+    days retained) and hard-delete the ones created in this window (and their children).
+    """
+    selected = [k.path[-1] for k in context.selected_asset_keys]
+    try:
+        deleted = deleted_ids(StripeEvents(StripeClient(settings, progress)), window, selected)
+    except StripeAPIError as exc:  # e.g. a restricted key without Events read permission
+        context.log.warning(f"Could not read deletion events, deletions not applied: {exc}")
+        return
+    resources = deletion_resources(deleted, selected)
+    if resources:
+        pipeline.run(resources, loader_file_format=loader_file_format(pipeline))
+        context.log.info(f"Removed objects deleted in Stripe: {deleted}")
+
+
+def backfill_policy() -> BackfillPolicy:
+    """STRIPE_BACKFILL_POLICY: one run for a whole range (default) or one run per partition."""
+    if backfill_policy_name() == "multi_run":
+        return BackfillPolicy.multi_run(1)
+    return BackfillPolicy.single_run()
 
 
 @dlt_assets(
@@ -70,6 +121,7 @@ def _with_run_metadata(
     name="stripe",
     dagster_dlt_translator=StripeTranslator(),
     partitions_def=daily_partitions,
+    backfill_policy=backfill_policy(),
     pool=pool_name(),
 )
 def stripe_tables(
@@ -89,13 +141,18 @@ def stripe_tables(
         # leaves nothing the next one would pick up (merge on the primary key makes the
         # rerun exact).
         pipeline = build_pipeline(pipelines_dir)
-        for result in dlt.run(
-            context=context,
-            dlt_source=source,
-            dlt_pipeline=pipeline,
-            loader_file_format=loader_file_format(pipeline),
-        ):
-            yield _with_run_metadata(result, window, progress)
+        results = list(
+            dlt.run(
+                context=context,
+                dlt_source=source,
+                dlt_pipeline=pipeline,
+                loader_file_format=loader_file_format(pipeline),
+            )
+        )
+        _remove_deleted(context, pipeline, settings, window, progress)
+        for result in results:
+            table = result.asset_key.path[-1] if result.asset_key else ""
+            yield _with_run_metadata(result, window, progress, table_row_count(pipeline, table))
     context.log.info(progress.summary())
 
 

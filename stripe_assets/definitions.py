@@ -1,12 +1,19 @@
-"""The code location: assets, resources (and, as they come, checks, schedules, sensors)."""
+"""The code location: assets, table checks, resources, the job, the daily schedule and the
+Stripe events sensor."""
 
 from dagster import Definitions
 from dagster_dlt import DagsterDltResource
 
 from stripe_assets.assets import stripe_tables
+from stripe_assets.automation import stripe_daily_schedule, stripe_events_sensor, stripe_job
+from stripe_assets.checks import stripe_table_checks
 from stripe_assets.resources import StripeResource
 
 defs = Definitions(
     assets=[stripe_tables],
+    asset_checks=[stripe_table_checks],
+    jobs=[stripe_job],
+    schedules=[stripe_daily_schedule],
+    sensors=[stripe_events_sensor],
     resources={"dlt": DagsterDltResource(), "stripe": StripeResource()},
 )

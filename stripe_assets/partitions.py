@@ -15,4 +15,10 @@ def created_window(context: AssetExecutionContext) -> CreatedWindow:
     `created[gte]` / `created[lt]`. Reads the time window, never the partition key.
     """
     window = context.partition_time_window
+    if window.start >= window.end:  # Dagster accepts a reversed `--partition-range`
+        first, last = context.partition_key_range.start, context.partition_key_range.end
+        raise ValueError(
+            f"Partition range {first}...{last} ends before it starts: put the earlier day "
+            f"first, e.g. --partition-range {last}...{first}"
+        )
     return CreatedWindow(gte=int(window.start.timestamp()), lt=int(window.end.timestamp()))

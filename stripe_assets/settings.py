@@ -21,6 +21,7 @@ DUCKDB_PATH_ENV = "DESTINATION__DUCKDB__CREDENTIALS"
 REQUESTS_PER_SECOND_ENV = "STRIPE_REQUESTS_PER_SECOND"
 MAX_WORKERS_ENV = "STRIPE_MAX_WORKERS"
 POOL_ENV = "STRIPE_POOL"
+BACKFILL_POLICY_ENV = "STRIPE_BACKFILL_POLICY"
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_API_VERSION = "2022-11-15"
@@ -29,6 +30,7 @@ DEFAULT_DESTINATION = "duckdb"
 # Never name the file like the dataset ("stripe.duckdb"): dlt then confuses file and dataset.
 DEFAULT_DUCKDB_PATH = "stripe_warehouse.duckdb"
 DEFAULT_POOL = "stripe_warehouse"
+BACKFILL_POLICIES = ("single_run", "multi_run")
 
 PIPELINE_NAME = "stripe"
 DATASET_NAME = "stripe"
@@ -41,7 +43,13 @@ TEST_MODE_REQUESTS_PER_SECOND = 25.0
 LIVE_MODE_REQUESTS_PER_SECOND = 100.0
 DEFAULT_MAX_WORKERS = 8
 REQUEST_TIMEOUT_SECONDS = 60.0
-MAX_ATTEMPTS = 15
+# Retries of connection errors, timeouts, 5xx, 429, 409 lock_timeout and malformed pages.
+MAX_RETRIES = 15
+MAX_ATTEMPTS = MAX_RETRIES + 1
+RETRY_BACKOFF_ENV = "STRIPE_RETRY_BACKOFF"  # seconds of the first backoff (doubles per retry)
+RETRY_MAX_DELAY_ENV = "STRIPE_RETRY_MAX_DELAY"  # cap of one backoff, seconds
+DEFAULT_RETRY_BACKOFF = 0.5
+DEFAULT_RETRY_MAX_DELAY = 30.0
 
 
 class MissingApiKeyError(RuntimeError):
@@ -136,3 +144,20 @@ def duckdb_path() -> str:
 
 def pool_name() -> str:
     return os.environ.get(POOL_ENV) or DEFAULT_POOL
+
+
+def backfill_policy_name() -> str:
+    """`single_run` (default: one run loads the whole range) or `multi_run` (one run per
+    partition). Read at import: it shapes the asset definition (not a secret).
+    """
+    value = (os.environ.get(BACKFILL_POLICY_ENV) or "single_run").strip().lower()
+    if value not in BACKFILL_POLICIES:
+        raise ValueError(f"{BACKFILL_POLICY_ENV} must be one of {BACKFILL_POLICIES}, not {value!r}")
+    return value
+
+
+def retry_backoff() -> tuple[float, float]:
+    """(first backoff, cap) in seconds, read when a run starts. Tests make both tiny."""
+    first = _float(os.environ.get(RETRY_BACKOFF_ENV)) or DEFAULT_RETRY_BACKOFF
+    cap = _float(os.environ.get(RETRY_MAX_DELAY_ENV)) or DEFAULT_RETRY_MAX_DELAY
+    return first, cap

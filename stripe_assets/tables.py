@@ -33,6 +33,15 @@ class ChildLink:
     path: str
     params: dict[str, str] = field(default_factory=dict)
     embedded_field: str | None = None
+    parent_filter: tuple[str, object] | None = None
+    """(field, value): only parents with this value have children to fetch (no request for
+    the others). Stripe filters balance history only for automatic payouts."""
+
+    def applies_to(self, parent: dict[str, object]) -> bool:
+        if self.parent_filter is None:
+            return True
+        name, value = self.parent_filter
+        return parent.get(name, value) == value
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class StripeTable:
     params: dict[str, str] = field(default_factory=dict)
     columns: TTableSchemaColumns = field(default_factory=dict)
     child: ChildLink | None = None
+    column_descriptions: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_child(self) -> bool:
@@ -61,12 +71,32 @@ TABLES: tuple[StripeTable, ...] = (
             **_timestamps("created"),
             **_bigints("amount", "amount_captured", "amount_refunded"),
         },
+        column_descriptions={
+            "id": "Charge id (ch_...).",
+            "created": "When the charge was created (UTC); its daily partition.",
+            "amount": "Amount intended to be collected, in the currency's minor unit.",
+            "amount_captured": "Amount captured, in the minor unit.",
+            "amount_refunded": "Amount refunded, in the minor unit.",
+            "currency": "Three-letter ISO currency code, lowercase.",
+            "customer": "Customer id (cus_...), if any.",
+            "invoice": "Invoice id (in_...) this charge pays, if any.",
+            "status": "succeeded, pending or failed.",
+            "refunded": "Whether the charge was fully refunded.",
+        },
     ),
     StripeTable(
         name="customers",
         path="/v1/customers",
         description="Customers, one row per customer.",
         columns={**_timestamps("created"), **_bigints("balance")},
+        column_descriptions={
+            "id": "Customer id (cus_...).",
+            "created": "When the customer was created (UTC); its daily partition.",
+            "email": "Customer's email address.",
+            "name": "Customer's full name or business name.",
+            "balance": "Credit balance applied to future invoices, in the minor unit.",
+            "metadata": "Key-value pairs set by the account (JSON).",
+        },
     ),
     StripeTable(
         name="invoices",
@@ -94,6 +124,19 @@ TABLES: tuple[StripeTable, ...] = (
                 "attempt_count",
             ),
         },
+        column_descriptions={
+            "id": "Invoice id (in_...).",
+            "created": "When the invoice was created (UTC); its daily partition.",
+            "customer": "Customer id (cus_...).",
+            "subscription": "Subscription id (sub_...), if the invoice comes from one.",
+            "status": "draft, open, paid, uncollectible or void.",
+            "amount_due": "Final amount due, in the minor unit.",
+            "amount_paid": "Amount paid, in the minor unit.",
+            "total": "Total after discounts and taxes, in the minor unit.",
+            "currency": "Three-letter ISO currency code, lowercase.",
+            "period_start": "Start of the usage period (UTC).",
+            "period_end": "End of the usage period (UTC).",
+        },
     ),
     StripeTable(
         name="invoice_line_items",
@@ -107,6 +150,14 @@ TABLES: tuple[StripeTable, ...] = (
             path="/v1/invoices/{id}/lines",
             embedded_field="lines",
         ),
+        column_descriptions={
+            "invoice": "Parent invoice id (in_...); with id, the primary key.",
+            "id": "Line item id (il_...), unique within its invoice.",
+            "amount": "Line amount, in the minor unit.",
+            "quantity": "Quantity billed.",
+            "price": "Price object (JSON).",
+            "period": "Billing period of the line (JSON with start and end).",
+        },
     ),
     StripeTable(
         name="subscriptions",
@@ -126,6 +177,15 @@ TABLES: tuple[StripeTable, ...] = (
             "trial_start",
             "trial_end",
         ),
+        column_descriptions={
+            "id": "Subscription id (sub_...).",
+            "created": "When the subscription was created (UTC); its daily partition.",
+            "customer": "Customer id (cus_...).",
+            "status": "trialing, active, past_due, canceled, unpaid, incomplete, ...",
+            "current_period_start": "Start of the current billing period (UTC).",
+            "current_period_end": "End of the current billing period (UTC).",
+            "canceled_at": "When it was canceled (UTC), if it was.",
+        },
     ),
     StripeTable(
         name="subscription_items",
@@ -139,12 +199,27 @@ TABLES: tuple[StripeTable, ...] = (
             params={"subscription": "{id}"},
             embedded_field="items",
         ),
+        column_descriptions={
+            "id": "Subscription item id (si_...).",
+            "subscription": "Parent subscription id (sub_...).",
+            "created": "When the item was created (UTC).",
+            "quantity": "Quantity subscribed.",
+            "price": "Price object (JSON).",
+        },
     ),
     StripeTable(
         name="payouts",
         path="/v1/payouts",
         description="Payouts to the bank account, one row per payout.",
         columns={**_timestamps("created", "arrival_date"), **_bigints("amount")},
+        column_descriptions={
+            "id": "Payout id (po_...).",
+            "created": "When the payout was created (UTC); its daily partition.",
+            "amount": "Amount paid out, in the minor unit.",
+            "arrival_date": "Expected arrival in the bank (UTC).",
+            "status": "paid, pending, in_transit, canceled or failed.",
+            "currency": "Three-letter ISO currency code, lowercase.",
+        },
     ),
     StripeTable(
         name="payout_transactions",
@@ -158,7 +233,18 @@ TABLES: tuple[StripeTable, ...] = (
             parent_column="payout_id",
             path="/v1/balance_transactions",
             params={"payout": "{id}"},
+            parent_filter=("automatic", True),
         ),
+        column_descriptions={
+            "payout_id": "Payout id (po_...) that settled the transaction; with id, the key.",
+            "id": "Balance transaction id (txn_...).",
+            "created": "When the transaction was created (UTC).",
+            "available_on": "When the funds became available (UTC).",
+            "amount": "Gross amount, in the minor unit.",
+            "fee": "Stripe fees, in the minor unit.",
+            "net": "amount - fee, in the minor unit.",
+            "type": "charge, refund, adjustment, payout, ...",
+        },
     ),
 )
 

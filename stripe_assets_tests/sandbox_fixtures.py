@@ -118,18 +118,18 @@ class Client:
         assert status == 200, (path, status, data)
         return data
 
-    def walk(self, path: str, params: dict[str, Any] | None = None, limit: int = 100) -> list:
+    def walk(self, path: str, params: Any = None, limit: int = 100) -> list:
         """Every object of a list endpoint via starting_after, newest first."""
         out: list = []
-        p = dict(params or {})
-        p["limit"] = limit
+        base = list(params.items()) if isinstance(params, dict) else list(params or [])
+        base.append(("limit", limit))
+        cursor: list[tuple[str, Any]] = []
         while True:
-            page = self.ok(path, p)
+            page = self.ok(path, base + cursor)
             out.extend(page["data"])
             if not page["has_more"]:
                 return out
-            p["starting_after"] = page["data"][-1]["id"]
-
+            cursor = [("starting_after", page["data"][-1]["id"])]
 
 DAY = 86400
 APRIL_1 = 1711929600  # 2024-04-01T00:00:00Z
@@ -144,17 +144,19 @@ def small_config(**overrides: Any) -> Any:
     return SandboxConfig(**base)
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> Any:
-    """A module-wide running sandbox on a free port (7 days, seed 7)."""
+@pytest.fixture(scope="module", name="sandbox")
+def module_sandbox() -> Any:
+    """A module-wide running sandbox on a free port (7 days, seed 7); import it into a test
+    module to shadow the session-wide ``sandbox`` of conftest.py."""
     from stripe_assets.sandbox import running_sandbox
 
     with running_sandbox(small_config()) as sb:
         yield sb
 
 
-@pytest.fixture()
-def client(sandbox: Any) -> Any:
+@pytest.fixture(name="client")
+def sandbox_client(sandbox: Any) -> Any:
+    """A keep-alive ``Client`` for the module's sandbox."""
     c = Client(sandbox.base_url, sandbox.api_key)
     yield c
     c.close()

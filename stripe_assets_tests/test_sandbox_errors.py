@@ -9,8 +9,8 @@ import pytest
 
 from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixtures)
     Client,
-    client,
-    sandbox,
+    module_sandbox,
+    sandbox_client,
 )
 
 
@@ -122,11 +122,11 @@ def test_unknown_paths_are_404(client: Client, path: str) -> None:
 def test_request_id_and_stripe_version_headers(client: Client) -> None:
     seen = set()
     for path in ("/v1/charges", "/v1/nope", "/_sandbox/health"):
-        status, headers, _ = client.raw("GET", path)
+        _status, headers, _ = client.raw("GET", path)
         assert headers["request-id"].startswith("req_")
         assert headers["stripe-version"] == "2022-11-15"
         seen.add(headers["request-id"])
-    status, headers, _ = client.raw("GET", "/v1/charges", headers={"Stripe-Version": "2024-06-20"})
+    _status, headers, _ = client.raw("GET", "/v1/charges", headers={"Stripe-Version": "2024-06-20"})
     assert headers["stripe-version"] == "2024-06-20"
     seen.add(headers["request-id"])
     assert len(seen) == 4

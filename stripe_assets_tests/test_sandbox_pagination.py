@@ -11,8 +11,8 @@ from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixtur
     APRIL_1,
     DAY,
     Client,
-    client,
-    sandbox,
+    module_sandbox,
+    sandbox_client,
 )
 
 TOP = {

@@ -9,8 +9,8 @@ import pytest
 from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixtures)
     Client,
     assert_valid,
-    client,
-    sandbox,
+    module_sandbox,
+    sandbox_client,
 )
 
 LISTS = [

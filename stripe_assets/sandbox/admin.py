@@ -248,7 +248,7 @@ class Admin:
 
     def _refresh(self, table: Table, row: int) -> None:
         """Re-render a row after its columns changed, keeping its patch."""
-        table.cache.pop(row, None)
+        table.invalidate(row)
         patch = table.patches.get(row)
         if patch:
             obj = orjson.loads(table.render_row(row))
@@ -380,6 +380,7 @@ class Admin:
         for name, col in table.cols.items():
             col.append(cols.get(name, -1 if col.typecode == "i" else 0))
         table.deleted.append(0)
+        table.sync_ids()
         return row
 
     def _new_charge(self, customer: int, amount: int, invoice: int = -1) -> int:

@@ -282,8 +282,7 @@ class Api:
         pred = self._filters(res, lp)
         after, before = self._cursor_key(table, lp)
         rows, has_more = page_table(table, lp.gte, lp.lt, lp.limit, after, before, pred)
-        render = table.render
-        return list_bytes(res.url, [render(r) for r in rows], has_more)
+        return list_bytes(res.url, table.render_many(rows), has_more)
 
     def _child_page(self, table: Table, seq: range | list[int], lp: ListParams, url: str,
                     pred: Pred = None) -> bytes:
@@ -306,7 +305,7 @@ class Api:
             else:
                 before = pos
         rows, has_more = page_seq(seq, lp.limit, after, before)
-        return list_bytes(url, [table.render(r) for r in rows], has_more)
+        return list_bytes(url, table.render_many(rows), has_more)
 
     def invoice_lines(self, invoice_id: str, params: Params) -> bytes:
         lp = parse_list_params(params, frozenset(), created=False)

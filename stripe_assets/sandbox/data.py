@@ -384,10 +384,10 @@ class _Gen:
         for day in self.days:
             rng = self.rng("payouts", day)
             specs = []
+            if day >= hold_until and rng.random() < 0.1:
+                hold_until = day + rng.randint(4, 8) * DAY  # payouts paused: a big one follows
             if day >= hold_until and rng.random() < 0.8:
                 specs.append((rng.randint(day, min(day + DAY, self.end) - 1), 1))
-            elif rng.random() < 0.06:
-                hold_until = day + rng.randint(3, 6) * DAY
             if rng.random() < 0.12 * max(self.scale, 0.1):
                 specs.append((rng.randint(day, min(day + DAY, self.end) - 1), 0))
             specs.sort()

@@ -11,6 +11,8 @@ _MASK = (1 << _BITS) - 1
 _MUL = 0x5DEECE66D
 _MUL_INV = pow(_MUL, -1, 1 << _BITS)
 _WIDTH = 8  # 62**8 > 2**47
+# base62 digit pairs, least significant digit first: _PAIRS[r] for r in range(62 * 62)
+_PAIRS = [ALPHABET[r % 62] + ALPHABET[r // 62] for r in range(62 * 62)]
 
 SHORT_PREFIXES = frozenset({"cus", "si"})
 """Stripe's customer and subscription item ids are short (``cus_Oaxlz8kB0PJWGa``)."""
@@ -51,11 +53,10 @@ class IdCodec:
 
     def encode(self, idx: int) -> str:
         x = (((idx ^ self._k1) * _MUL) + self._k2) & _MASK
-        out = []
-        for _ in range(_WIDTH):
-            x, r = divmod(x, 62)
-            out.append(ALPHABET[r])
-        body = "".join(out)
+        x, a = divmod(x, 3844)
+        x, b = divmod(x, 3844)
+        x, c = divmod(x, 3844)
+        body = _PAIRS[a] + _PAIRS[b] + _PAIRS[c] + _PAIRS[x % 3844]
         if self._long:
             return f"{self.prefix}1{body}{self._tail}"
         return f"{self.prefix}{body}{self._tail}"

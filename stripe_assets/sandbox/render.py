@@ -1,37 +1,47 @@
-"""JSON rendering of rows from pre-split fixture templates (bytes joins, no per-object dicts).
+"""JSON rendering of rows, a batch (a page) at a time, from precompiled fixture templates.
 
 A template is a fixture object with some values replaced by markers: ``"@@=name@@"`` stands for
-a whole JSON value (the renderer supplies JSON bytes) and ``@@name@@`` inside a string for raw
-string content. ``orjson`` serializes the fixture once; rendering is a ``b"".join``.
+a whole JSON value and ``@@name@@`` inside a string for raw string content. ``orjson``
+serializes the fixture once and ``Plan`` keeps the constant byte chunks between the markers.
+
+Rendering N rows builds, per slot, the column of its N values (bytes) with C-level operations
+only: ``itemgetter(*rows)`` gathers column values, ``map`` over small lookup tables turns
+status codes into JSON, ints of all columns are formatted in one ``str.join``, and a
+``select`` picks ``null`` or a value. ``Plan.render`` then lays the columns into one list
+(``out[slot::stride] = column``) and joins each object's stretch of it: no per-object Python
+code, dicts or orjson calls. Embedded child lists (invoice lines, subscription items) are
+rendered in one batch for all parents and joined per parent.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, compress, repeat
+from operator import add, floordiv, ge, getitem, gt, itemgetter, lt, mod, mul, ne, or_, sub
 from typing import Any
 
 import orjson
 
 from .data import (
     BILLING_REASON,
-    CHARGE_STATUS,
     COLLECTION,
     DAY,
     INVOICE_STATUS,
     PAYOUT_STATUS,
     SUB_STATUS,
     SandboxData,
-    fee_for,
     mix,
 )
 from .fixtures import FIXTURES
+from .store import Table
 
 _MARK = re.compile(rb'"@@=(\w+)@@"|@@(\w+)@@')
 NULL = b"null"
 TRUE = b"true"
 FALSE = b"false"
+BOOL = (FALSE, TRUE)
 EMBEDDED_LIMIT = 10
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
@@ -43,53 +53,138 @@ LAST = ("Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Thompson", "Lis
 BRANDS = (("visa", "4242"), ("mastercard", "4444"), ("amex", "8431"), ("visa", "1881"),
           ("discover", "1117"))
 DESCRIPTIONS = ("Order", "Invoice payment", "Top-up", "Consulting", "Hardware", "Subscription")
+DESCRIPTIONS_B = tuple(orjson.dumps(x) for x in DESCRIPTIONS)
+CANCELLATION_B = tuple(
+    orjson.dumps({"comment": None, "feedback": None, "reason": r})
+    for r in (None, "cancellation_requested")
+)
+NAMES_B = tuple(orjson.dumps(f"{f} {last}") for f in FIRST for last in LAST)
+EMAIL_FMTS = tuple(b'"' + f"{f}.{last}.".lower().encode() + b'%d@example.com"'
+                   for f in FIRST for last in LAST)
+GUEST_NAME = orjson.dumps("Guest")
+GUEST_EMAIL = orjson.dumps("guest@example.com")
+FEE_DETAILS = (b'[{"amount":%d,"application":null,"currency":"usd",'
+               b'"description":"Stripe processing fees","type":"stripe_fee"}]')
 
 
-class Template:
-    """A fixture split at its markers; ``render(values)`` joins parts and value bytes."""
+def name_index(h: int) -> int:
+    """Index into ``NAMES_B``/``EMAIL_FMTS`` for a customer's ``mix`` hash."""
+    return (h % len(FIRST)) * len(LAST) + (h >> 8) % len(LAST)
 
-    __slots__ = ("first", "names", "pairs")
 
-    def __init__(self, obj: dict[str, Any]) -> None:
+# -- batch helpers --------------------------------------------------------------------------
+
+
+def gather(rows: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """``g(column)`` -> the column's values at ``rows`` (a tuple, gathered in C)."""
+    if len(rows) == 1:
+        r = rows[0]
+        return lambda col: (col[r],)
+    return itemgetter(*rows)
+
+
+def ints(*cols: Iterable[int]) -> list[list[bytes]]:
+    """Each column of ints as a list of decimal bytes, all formatted in one join."""
+    cols_ = [c if isinstance(c, (list, tuple)) else list(c) for c in cols]
+    flat = " ".join(map(str, chain.from_iterable(cols_)))
+    parts = flat.encode().split(b" ") if flat else []
+    out, i = [], 0
+    for c in cols_:
+        out.append(parts[i : i + len(c)])
+        i += len(c)
+    return out
+
+
+def pick(table: Sequence[bytes], codes: Iterable[int]) -> Iterator[bytes]:
+    """``table[code]`` for each code (a status code, a row with -1 for null, ...)."""
+    return map(table.__getitem__, codes)
+
+
+def select(flags: Iterable[Any], if_false: Iterable[bytes], if_true: Iterable[bytes]
+           ) -> Iterator[bytes]:
+    """Per row, ``if_true`` where the flag is truthy (a bool or 0/1), else ``if_false``."""
+    return map(getitem, zip(if_false, if_true, strict=False), map(bool, flags))
+
+
+def const(value: Any) -> Iterator[Any]:
+    return repeat(value)
+
+
+class Plan:
+    """A fixture split at its markers: constant chunks around ``len(names)`` slots.
+
+    ``order`` is the slot sequence the renderer passes columns in; a fixture whose serialized
+    slot order differs raises at build time.
+    """
+
+    __slots__ = ("consts", "names", "stride")
+
+    def __init__(self, obj: dict[str, Any], order: Sequence[str]) -> None:
         raw = orjson.dumps(obj)
-        parts: list[bytes] = []
+        consts: list[bytes | None] = []
         names: list[str] = []
         pos = 0
         for m in _MARK.finditer(raw):
-            parts.append(raw[pos : m.start()])
+            consts += [raw[pos : m.start()], None]
             names.append((m.group(1) or m.group(2)).decode())
             pos = m.end()
-        parts.append(raw[pos:])
-        self.first = parts[0]
-        self.names = names
-        self.pairs = list(zip(names, parts[1:], strict=True))
+        consts.append(raw[pos:])
+        self.consts = consts
+        self.stride = len(consts)
+        self.names = tuple(names)
+        if self.names != tuple(order):
+            raise AssertionError(f"template slots {self.names} != renderer order {tuple(order)}")
 
-    def render(self, v: dict[str, bytes]) -> bytes:
-        out = [self.first]
-        for name, part in self.pairs:
-            out.append(v[name])
-            out.append(part)
-        return b"".join(out)
-
-
-def jstr(s: str | None) -> bytes:
-    return NULL if s is None else orjson.dumps(s)
-
-
-def jint(n: int | None) -> bytes:
-    return NULL if n is None else str(n).encode()
+    def render(self, n: int, cols: Sequence[Iterable[bytes]]) -> list[bytes]:
+        """``n`` objects; ``cols[i]`` holds the n values of slot i (JSON or raw bytes)."""
+        if not n:
+            return []
+        stride = self.stride
+        out = self.consts * n
+        for i, col in enumerate(cols):
+            out[2 * i + 1 :: stride] = col
+        return list(map(b"".join, zip(*[iter(out)] * stride, strict=False)))
 
 
-def jbool(b: bool) -> bytes:
-    return TRUE if b else FALSE
+def list_bytes(url: str | bytes, items: list[bytes], has_more: bool,
+               total: int | None = None) -> bytes:
+    """A Stripe list object: data, has_more, object, url (and total_count when given).
 
-
-def list_bytes(url: str, items: list[bytes], has_more: bool, total: int | None = None) -> bytes:
-    """A Stripe list object: data, has_more, object, url (and total_count when given)."""
-    tail = b'],"has_more":' + (TRUE if has_more else FALSE) + b',"object":"list"'
+    Takes ownership of ``items`` (its first and last entries are replaced) so the page is
+    copied once: the list's head and tail are glued to the first and last object.
+    """
+    tail = b'],"has_more":true,"object":"list"' if has_more else \
+        b'],"has_more":false,"object":"list"'
     if total is not None:
-        tail += b',"total_count":' + str(total).encode()
-    return b'{"data":[' + b",".join(items) + tail + b',"url":' + orjson.dumps(url) + b"}"
+        tail += b',"total_count":%d' % total
+    if isinstance(url, str):
+        url = url.encode()
+    tail += b',"url":"' + url + b'"}'
+    if not items:
+        return b'{"data":[' + tail
+    if len(items) == 1:
+        return b'{"data":[' + items[0] + tail
+    items[0] = b'{"data":[' + items[0]
+    items[-1] = items[-1] + tail
+    return b",".join(items)
+
+
+def embedded(child: Table, starts: Sequence[int], counts: Sequence[int], newest_first: bool
+             ) -> tuple[list[bytes], list[bytes], list[int]]:
+    """For parents whose children are rows ``start .. start+count``: per parent, the joined
+    renders of its first ``EMBEDDED_LIMIT`` children, ``has_more`` and the total count."""
+    if newest_first:
+        raise NotImplementedError("embedded lists are oldest first")
+    shown = list(map(min, counts, repeat(EMBEDDED_LIMIT)))
+    ends = list(map(add, starts, shown))
+    rows = list(chain.from_iterable(map(range, starts, ends)))
+    renders = child.render_embedded(rows) if rows else []
+    offsets = [0]
+    for k in shown:
+        offsets.append(offsets[-1] + k)
+    data = list(map(b",".join, map(renders.__getitem__, map(slice, offsets, offsets[1:]))))
+    more = list(pick(BOOL, map(gt, counts, repeat(EMBEDDED_LIMIT))))
+    return data, more, list(counts)
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -101,24 +196,48 @@ def _mark(name: str) -> str:
 
 
 class Renderer:
-    """Builds the per-table row renderers for a ``SandboxData`` and installs them."""
+    """Builds the per-table batch renderers for a ``SandboxData`` and installs them.
+
+    Expects every table's ``ids`` to be filled (``Table.sync_ids``) before rows are rendered.
+    Per-row cosmetic values derived from hashes (names, card brands, ...) are computed once
+    per row into small columns (``sync_*``), extended when rows are added.
+    """
 
     def __init__(self, d: SandboxData) -> None:
         self.d = d
         self.k = mix(d.seed, 7)
         self.prices = [orjson.dumps(self._price(i)) for i in range(len(d.prices))]
         self.account = self._account()
-        self._build()
-        d.customers.render_row = self.customer
-        d.charges.render_row = self.charge
-        d.invoices.render_row = self.invoice
-        d.lines.render_row = self.line
-        d.subscriptions.render_row = self.subscription
-        d.items.render_row = self.item
-        d.payouts.render_row = self.payout
-        d.txns.render_row = self.txn
+        self.bank = f"1{mix(self.k, 99):022d}"[:24]
+        # per customer (then a guest entry last, so index -1 is the guest)
+        self.cust_name: list[bytes] = [GUEST_NAME]
+        self.cust_email: list[bytes] = [GUEST_EMAIL]
+        self.cust_prefix: list[bytes] = [b"%07X" % (mix(self.k, -1) & 0xFFFFFFF)]
+        self.cust_seq: list[bytes] = []
+        # per charge: indexes into BRANDS / DESCRIPTIONS / years, and the card's hash bits
+        self.ch_brand = bytearray()
+        self.ch_desc = bytearray()
+        self.ch_year = bytearray()
+        self.ch_pm: list[bytes] = []
+        self.sync()
+        self.customer = self._customer()
+        self.charge = self._charge()
+        self.line = self._line()
+        self.item = self._item()
+        self.invoice = self._invoice()
+        self.subscription = self._subscription()
+        self.payout = self._payout()
+        self.txn = self._txn()
+        d.customers.render_rows = self.customer
+        d.charges.render_rows = self.charge
+        d.invoices.render_rows = self.invoice
+        d.lines.render_rows = self.line
+        d.subscriptions.render_rows = self.subscription
+        d.items.render_rows = self.item
+        d.payouts.render_rows = self.payout
+        d.txns.render_rows = self.txn
 
-    # -- fixtures turned into templates ------------------------------------------------------
+    # -- fixed objects ------------------------------------------------------------------------
 
     def _price(self, i: int) -> dict[str, Any]:
         p = self.d.prices[i]
@@ -145,13 +264,62 @@ class Renderer:
         a["requirements"]["disabled_reason"] = None
         return orjson.dumps(a)
 
-    def _build(self) -> None:
+    # -- per-row cosmetic columns -------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Compute the cosmetic columns of customers and charges added since the last call."""
+        k = self.k
+        have, n = len(self.cust_seq), len(self.d.customers)
+        if have < n:
+            hs = [mix(k, row) for row in range(have, n)]
+            nis = [name_index(h) for h in hs]
+            seqs = [b"%d" % (1 + (h >> 40) % 20) for h in hs]
+            self.cust_seq += seqs
+            self.cust_name[-1:] = [*pick(NAMES_B, nis), GUEST_NAME]
+            self.cust_email[-1:] = [*(EMAIL_FMTS[ni] % row for ni, row in
+                                      zip(nis, range(have, n), strict=True)), GUEST_EMAIL]
+            guest = self.cust_prefix[-1]
+            self.cust_prefix[-1:] = [*(b"%07X" % (h & 0xFFFFFFF) for h in hs), guest]
+        k55 = k ^ 0x55
+        have, n = len(self.ch_pm), len(self.d.charges)
+        if have < n:
+            hs = [mix(k55, row) for row in range(have, n)]
+            self.ch_brand += bytes(h % len(BRANDS) for h in hs)
+            self.ch_desc += bytes((h >> 8) % len(DESCRIPTIONS) for h in hs)
+            self.ch_year += bytes((h >> 16) % 6 for h in hs)
+            self.ch_pm += [b"%016X" % (h & 0xFFFFFFFFFFFF) for h in hs]
+
+    def name_email(self, crow: int) -> tuple[str, str]:
+        """The customer's generated (name, email)."""
+        if crow < 0:
+            return "Guest", "guest@example.com"
+        h = mix(self.k, crow)
+        first, last = FIRST[h % len(FIRST)], LAST[(h >> 8) % len(LAST)]
+        return f"{first} {last}", f"{first}.{last}.{crow}@example.com".lower()
+
+    # -- row renderers ------------------------------------------------------------------------
+
+    def _customer(self) -> Callable[[Sequence[int]], list[bytes]]:
         c = _fixture("customer")
         c.update(id="@@id@@", created=_mark("created"), email=_mark("email"),
                  name=_mark("name"), invoice_prefix="@@prefix@@", description=None,
                  next_invoice_sequence=_mark("seq"), address=None)
-        self.t_customer = Template(c)
+        plan = Plan(c, ("created", "email", "id", "prefix", "name", "seq"))
+        t = self.d.customers
+        created, ids = t.created, t.ids
+        names, emails, prefixes, seqs = (self.cust_name, self.cust_email, self.cust_prefix,
+                                         self.cust_seq)
+        sync = self.sync
 
+        def customers(rows: Sequence[int]) -> list[bytes]:
+            sync()
+            g = gather(rows)
+            (cr,) = ints(g(created))
+            return plan.render(len(rows), (cr, g(emails), g(ids), g(prefixes), g(names),
+                                           g(seqs)))
+        return customers
+
+    def _charge(self) -> Callable[[Sequence[int]], list[bytes]]:
         ch = _fixture("charge")
         ch.update(id="@@id@@", created=_mark("created"), amount=_mark("amount"),
                   amount_captured=_mark("captured_amount"), amount_refunded=_mark("refunded"),
@@ -159,7 +327,7 @@ class Renderer:
                   status="@@status@@", failure_code=_mark("failure_code"),
                   failure_message=_mark("failure_message"), customer=_mark("customer"),
                   invoice=_mark("invoice"), balance_transaction=_mark("txn"),
-                  description=_mark("description"), payment_method="card_@@pm@@",
+                  description=_mark("description"), payment_method="card_1@@pm@@",
                   calculated_statement_descriptor="SANDBOX",
                   receipt_url="https://pay.stripe.com/receipts/payment/@@id@@")
         ch["billing_details"]["name"] = _mark("name")
@@ -167,9 +335,113 @@ class Renderer:
         card.update(brand="@@brand@@", last4="@@last4@@", exp_year=_mark("exp_year"),
                     network="@@brand@@")
         ch["refunds"]["url"] = "/v1/charges/@@id@@/refunds"
-        self.t_charge = Template(ch)
+        plan = Plan(ch, ("amount", "captured_amount", "refunded", "txn", "name", "captured",
+                         "created", "customer", "description", "failure_code",
+                         "failure_message", "id", "invoice", "paid", "pm", "brand", "exp_year",
+                         "last4", "brand", "id", "is_refunded", "id", "status"))
+        d = self.d
+        t = d.charges
+        created, ids, cols = t.created, t.ids, t.cols
+        status_c, amount_c, refunded_c = cols["status"], cols["amount"], cols["refunded"]
+        customer_c, invoice_c, txn_c = cols["customer"], cols["invoice"], cols["txn"]
+        cus_q, inv_q, txn_q = (d.customers.quoted_ids(), d.invoices.quoted_ids(),
+                               d.txns.quoted_ids())
+        names = self.cust_name
+        sync = self.sync
+        brand_c, desc_c, year_c, pm_c = self.ch_brand, self.ch_desc, self.ch_year, self.ch_pm
+        brands = tuple(b.encode() for b, _ in BRANDS)
+        last4s = tuple(n.encode() for _, n in BRANDS)
+        years = tuple(b"%d" % y for y in range(2026, 2032))
+        ok = (1, 0, 0)
+        captured_b = (TRUE, FALSE, FALSE)
+        fcode_b = (NULL, b'"card_declined"', NULL)
+        fmsg_b = (NULL, b'"Your card was declined."', NULL)
+        status_b = (b"succeeded", b"failed", b"pending")
 
+        def charges(rows: Sequence[int]) -> list[bytes]:
+            sync()
+            g = gather(rows)
+            st, amount, refunded, crow = g(status_c), g(amount_c), g(refunded_c), g(customer_c)
+            cid, bi = g(ids), g(brand_c)
+            brand = tuple(pick(brands, bi))
+            captured = tuple(pick(captured_b, st))
+            am, cap, ref, cr = ints(amount, map(mul, amount, pick(ok, st)), refunded,
+                                    g(created))
+            # refunded in full: refunded > 0 and refunded >= amount
+            full = pick(BOOL, map(ge, refunded, map(max, amount, repeat(1))))
+            return plan.render(len(rows), (
+                am, cap, ref, pick(txn_q, g(txn_c)), pick(names, crow), captured, cr,
+                pick(cus_q, crow), pick(DESCRIPTIONS_B, g(desc_c)), pick(fcode_b, st),
+                pick(fmsg_b, st), cid, pick(inv_q, g(invoice_c)), captured, g(pm_c), brand,
+                pick(years, g(year_c)), pick(last4s, bi), brand, cid, full, cid,
+                pick(status_b, st)))
+        return charges
+
+    def _line(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
+        li = _fixture("line_item")
+        li.update(id="@@id@@", invoice="@@invoice@@", amount=_mark("amount"),
+                  amount_excluding_tax=_mark("amount"), description=_mark("description"),
+                  period={"end": _mark("end"), "start": _mark("start")}, price=_mark("price"),
+                  quantity=_mark("qty"), subscription=_mark("subscription"),
+                  subscription_item=_mark("item"), type="invoiceitem",
+                  invoice_item="ii_@@ii@@", unit_amount_excluding_tax="@@unit@@")
+        sub_li = dict(li, type="subscription")
+        del li["subscription_item"]
+        del sub_li["invoice_item"]
+        plan_one = Plan(li, ("amount", "amount", "description", "id", "ii", "end", "start",
+                             "price", "qty", "subscription", "unit", "invoice"))
+        plan_sub = Plan(sub_li, ("amount", "amount", "description", "id", "end", "start",
+                                 "price", "qty", "subscription", "unit", "invoice", "item"))
+        t = d.lines
+        ids, cols = t.ids, t.cols
+        parent_c, price_c, qty_c, item_c = cols["parent"], cols["price"], cols["qty"], cols["item"]
+        inv_created, inv_sub, inv_ids = d.invoices.created, d.invoices.cols["sub"], d.invoices.ids
+        sub_q, item_q = d.subscriptions.quoted_ids(), d.items.quoted_ids()
+        prices = self.prices
+        units = [p.unit_amount for p in d.prices]
+        units_b = [b"%d" % u for u in units]
+        period = [(365 if p.interval == "year" else 30) * DAY for p in d.prices]
+        # description by price * 256 + qty + 128 (qty is a signed byte)
+        descs = [orjson.dumps(f"{q} \u00d7 {p.nickname}") for p in d.prices
+                 for q in range(-128, 128)]
+
+        def batch(rows: Sequence[int], for_sub: bool) -> list[bytes]:
+            g = gather(rows)
+            inv, price, qty, lid = g(parent_c), g(price_c), g(qty_c), g(ids)
+            gi = gather(inv)
+            created = gi(inv_created)
+            amount, q = (list(map(mul, pick(units, price), qty)), qty)
+            desc = pick(descs, map(add, map(mul, price, repeat(256)), map(add, qty, repeat(128))))
+            sref = pick(sub_q, gi(inv_sub))
+            if for_sub:
+                am, end, start, qb = ints(amount, map(add, created, pick(period, price)),
+                                          created, q)
+                return plan_sub.render(len(rows), (
+                    am, am, desc, lid, end, start, pick(prices, price), qb, sref,
+                    pick(units_b, price), gi(inv_ids), pick(item_q, g(item_c))))
+            am, start, qb = ints(amount, created, q)
+            return plan_one.render(len(rows), (
+                am, am, desc, lid, [x[3:] for x in lid], start, start, pick(prices, price), qb,
+                sref, pick(units_b, price), gi(inv_ids)))
+
+        def lines(rows: Sequence[int]) -> list[bytes]:
+            if not rows:
+                return []
+            is_sub = [x >= 0 for x in gather(rows)(item_c)]
+            if all(is_sub):
+                return batch(rows, True)
+            if not any(is_sub):
+                return batch(rows, False)
+            subs = iter(batch(list(compress(rows, is_sub)), True))
+            ones = iter(batch(list(compress(rows, [not x for x in is_sub])), False))
+            return [next(subs) if x else next(ones) for x in is_sub]
+        return lines
+
+    def _invoice(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
         inv = _fixture("invoice")
+        acct = d.account_id
         inv.update(id="@@id@@", created=_mark("created"), customer=_mark("customer"),
                    customer_email=_mark("email"), customer_name=_mark("name"),
                    subscription=_mark("subscription"), charge=_mark("charge"),
@@ -179,309 +451,234 @@ class Renderer:
                    total_excluding_tax=_mark("total"), status="@@status@@",
                    paid=_mark("paid"), number=_mark("number"), period_start=_mark("created"),
                    period_end=_mark("created"), due_date=_mark("due_date"),
-                   effective_at=_mark("effective_at"), next_payment_attempt=_mark("next"),
+                   effective_at=_mark("effective_at"), next_payment_attempt=None,
                    webhooks_delivered_at=_mark("created"), hosted_invoice_url=_mark("hosted"),
                    invoice_pdf=_mark("pdf"), billing_reason="@@reason@@",
                    collection_method="@@collection@@", attempted=_mark("attempted"),
-                   attempt_count=_mark("attempts"), status_transitions=_mark("transitions"),
-                   lines=_mark("lines"), auto_advance=_mark("auto_advance"),
-                   ending_balance=_mark("ending_balance"))
-        self.t_invoice = Template(inv)
+                   attempt_count=_mark("attempts"), auto_advance=_mark("auto_advance"),
+                   ending_balance=_mark("ending_balance"),
+                   status_transitions={"finalized_at": _mark("finalized"),
+                                       "marked_uncollectible_at": _mark("uncollectible"),
+                                       "paid_at": _mark("paid_at"),
+                                       "voided_at": _mark("voided")},
+                   lines={"data": [_mark("lines")], "has_more": _mark("lines_more"),
+                          "object": "list", "total_count": _mark("lines_total"),
+                          "url": "/v1/invoices/@@id@@/lines"})
+        plan = Plan(inv, (
+            "total", "paid_amount", "remaining", "attempts", "attempted", "auto_advance",
+            "reason", "charge", "collection", "created", "customer", "email", "name",
+            "due_date", "effective_at", "ending_balance", "hosted", "id", "pdf", "lines",
+            "lines_more", "lines_total", "id", "number", "paid", "created", "created", "status",
+            "finalized", "uncollectible", "paid_at", "voided", "subscription", "total", "total",
+            "total", "total", "created"))
+        t = d.invoices
+        created_c, ids, cols = t.created, t.ids, t.cols
+        status_c, total_c, customer_c = cols["status"], cols["total"], cols["customer"]
+        coll_c, reason_c, sub_c, charge_c = (cols["collection"], cols["reason"], cols["sub"],
+                                             cols["charge"])
+        cus_q, sub_q, ch_q = (d.customers.quoted_ids(), d.subscriptions.quoted_ids(),
+                              d.charges.quoted_ids())
+        names, emails, prefixes = self.cust_name, self.cust_email, self.cust_prefix
+        sync = self.sync
+        lines = d.lines
+        rel = d.invoice_lines
+        lstart, lcount = rel.start, rel.count
+        hosted_fmt = b'"https://invoice.stripe.com/i/' + acct.encode() + b'/%b"'
+        pdf_fmt = b'"https://pay.stripe.com/invoice/' + acct.encode() + b'/%b/pdf"'
+        number_fmt = b'"%b-%04d"'
+        reasons = tuple(x.encode() for x in BILLING_REASON)
+        collections = tuple(x.encode() for x in COLLECTION)
+        statuses = tuple(x.encode() for x in INVOICE_STATUS)
+        paid_status, void_status, uncollectible = 2, 3, 4
+        is_paid = tuple(int(s == paid_status) for s in range(len(INVOICE_STATUS)))
+        owes = tuple(int(s not in (paid_status, void_status)) for s in range(len(INVOICE_STATUS)))
+        auto_advance = tuple(FALSE if s >= paid_status else TRUE
+                             for s in range(len(INVOICE_STATUS)))
+        is_void = tuple(s == void_status for s in range(len(INVOICE_STATUS)))
+        is_uncollectible = tuple(s == uncollectible for s in range(len(INVOICE_STATUS)))
 
-        li = _fixture("line_item")
-        li.update(id="@@id@@", invoice="@@invoice@@", amount=_mark("amount"),
-                  amount_excluding_tax=_mark("amount"), description=_mark("description"),
-                  period=_mark("period"), price=_mark("price"), quantity=_mark("qty"),
-                  subscription=_mark("subscription"), subscription_item=_mark("item"),
-                  type="@@type@@", invoice_item=_mark("invoice_item"),
-                  unit_amount_excluding_tax="@@unit@@")
-        sub_li = dict(li)
-        del li["subscription_item"]
-        self.t_line = Template(li)
-        del sub_li["invoice_item"]
-        self.t_line_sub = Template(sub_li)
+        def invoices(rows: Sequence[int]) -> list[bytes]:
+            sync()
+            n = len(rows)
+            g = gather(rows)
+            st, total, crow, send = g(status_c), g(total_c), g(customer_c), g(coll_c)
+            created, iid = g(created_c), g(ids)
+            final = list(map(bool, st))  # not a draft
+            idle = list(map(or_, map(ne, final, repeat(True)), map(bool, send)))
+            tb, paid_amount, remaining, cr, due, voided, uncoll = ints(
+                total, map(mul, total, pick(is_paid, st)), map(mul, total, pick(owes, st)),
+                created, map(add, created, repeat(30 * DAY)), map(add, created, repeat(DAY)),
+                map(add, created, repeat(3 * DAY)))
+            nulls = repeat(NULL)
+            cr_final = list(select(final, nulls, cr))
+            paid = tuple(pick(BOOL, pick(is_paid, st)))
+            ldata, lmore, ltotal = embedded(lines, g(lstart), g(lcount), False)
+            (ltotal_b,) = ints(ltotal)
+            seq = map(add, map(mod, rows, repeat(10000)), repeat(1))
+            number = select(final, nulls, map(number_fmt.__mod__, zip(
+                pick(prefixes, crow), seq, strict=False)))
+            return plan.render(n, (
+                tb, paid_amount, remaining, pick((b"1", b"0"), idle), pick(BOOL, map(ne, idle,
+                repeat(True))), pick(auto_advance, st), pick(reasons, g(reason_c)),
+                pick(ch_q, g(charge_c)), pick(collections, send), cr, pick(cus_q, crow),
+                pick(emails, crow), pick(names, crow), select(send, nulls, due), cr_final,
+                select(final, nulls, repeat(b"0")),
+                select(final, nulls, map(hosted_fmt.__mod__, iid)), iid,
+                select(final, nulls, map(pdf_fmt.__mod__, iid)), ldata, lmore, ltotal_b, iid,
+                number, paid, cr, cr, pick(statuses, st), cr_final,
+                select(pick(is_uncollectible, st), nulls, uncoll),
+                select(pick(is_paid, st), nulls, cr), select(pick(is_void, st), nulls, voided),
+                pick(sub_q, g(sub_c)), tb, tb, tb, tb, cr))
+        return invoices
 
-        sub = _fixture("subscription")
-        sub.update(id="@@id@@", created=_mark("created"), customer="@@customer@@",
-                   status="@@status@@", items=_mark("items"),
-                   billing_cycle_anchor=_mark("created"), cancel_at=None,
+    def _item(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
+        si = _fixture("subscription_item")
+        si.update(id="@@id@@", created=_mark("created"), subscription="@@subscription@@",
+                  price=_mark("price"), quantity=_mark("qty"))
+        plan = Plan(si, ("created", "id", "price", "qty", "subscription"))
+        t = d.items
+        created, ids = t.created, t.ids
+        parent_c, price_c, qty_c = t.cols["parent"], t.cols["price"], t.cols["qty"]
+        sub_ids = d.subscriptions.ids
+        prices = self.prices
+
+        def items(rows: Sequence[int]) -> list[bytes]:
+            g = gather(rows)
+            cr, qty = ints(g(created), g(qty_c))
+            return plan.render(len(rows), (cr, g(ids), pick(prices, g(price_c)), qty,
+                                           gather(g(parent_c))(sub_ids)))
+        return items
+
+    def _subscription(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
+        tpl = _fixture("subscription")
+        tpl.update(id="@@id@@", created=_mark("created"), customer="@@customer@@",
+                   status="@@status@@", billing_cycle_anchor=_mark("created"), cancel_at=None,
                    canceled_at=_mark("canceled_at"), ended_at=_mark("canceled_at"),
                    current_period_start=_mark("period_start"),
                    current_period_end=_mark("period_end"), start_date=_mark("created"),
                    latest_invoice=_mark("latest_invoice"), trial_start=_mark("trial_start"),
                    trial_end=_mark("trial_end"), next_pending_invoice_item_invoice=None,
-                   collection_method="@@collection@@", days_until_due=_mark("days_until_due"))
-        sub["cancellation_details"] = _mark("cancellation")
-        self.t_sub = Template(sub)
+                   collection_method="@@collection@@", days_until_due=_mark("days_until_due"),
+                   items={"data": [_mark("items")], "has_more": _mark("items_more"),
+                          "object": "list", "total_count": _mark("items_total"),
+                          "url": "/v1/subscription_items?subscription=@@id@@"})
+        tpl["cancellation_details"] = _mark("cancellation")
+        plan = Plan(tpl, (
+            "created", "canceled_at", "cancellation", "collection", "created", "period_end",
+            "period_start", "customer", "days_until_due", "canceled_at", "id", "items",
+            "items_more", "items_total", "id", "latest_invoice", "created", "status",
+            "trial_end", "trial_start"))
+        t = d.subscriptions
+        created_c, ids, cols = t.created, t.ids, t.cols
+        customer_c, status_c, canceled_c = cols["customer"], cols["status"], cols["canceled_at"]
+        latest_c, coll_c = cols["latest_invoice"], cols["collection"]
+        cus_ids = d.customers.ids
+        inv_q = d.invoices.quoted_ids()
+        items = d.items
+        rel = d.sub_items
+        istart, icount = rel.start, rel.count
+        statuses = tuple(x.encode() for x in SUB_STATUS)
+        collections = tuple(x.encode() for x in COLLECTION)
+        trialing = tuple(s == "trialing" for s in SUB_STATUS)
+        end_ts = d.end_ts
+        # yearly plans are rare; a 30-day period is close enough for every subscription
+        period = 30 * DAY
 
-        si = _fixture("subscription_item")
-        si.update(id="@@id@@", created=_mark("created"), subscription="@@subscription@@",
-                  price=_mark("price"), quantity=_mark("qty"))
-        self.t_item = Template(si)
+        def subscriptions(rows: Sequence[int]) -> list[bytes]:
+            n = len(rows)
+            g = gather(rows)
+            created, st, canceled, send = g(created_c), g(status_c), g(canceled_c), g(coll_c)
+            sid = g(ids)
+            crow = list(map(max, g(customer_c), repeat(0)))
+            was_canceled = list(map(bool, canceled))
+            anchor = select(was_canceled, repeat(end_ts), canceled)
+            periods = map(max, map(floordiv, map(sub, anchor, created), repeat(period)),
+                          repeat(0))
+            start = list(map(add, created, map(mul, periods, repeat(period))))
+            cr, canceled_b, start_b, end_b, trial_end = ints(
+                created, canceled, start, map(add, start, repeat(period)),
+                map(add, created, repeat(14 * DAY)))
+            nulls = repeat(NULL)
+            canceled_at = list(select(was_canceled, nulls, canceled_b))
+            trial = list(pick(trialing, st))
+            idata, imore, itotal = embedded(items, g(istart), g(icount), False)
+            (itotal_b,) = ints(itotal)
+            return plan.render(n, (
+                cr, canceled_at, pick(CANCELLATION_B, was_canceled), pick(collections, send),
+                cr, end_b, start_b, gather(crow)(cus_ids),
+                select(send, nulls, repeat(b"30")), canceled_at, sid, idata, imore, itotal_b,
+                sid, pick(inv_q, g(latest_c)), cr, pick(statuses, st),
+                select(trial, nulls, trial_end), select(trial, nulls, cr)))
+        return subscriptions
 
+    def _payout(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
         po = _fixture("payout")
         po.update(id="@@id@@", created=_mark("created"), amount=_mark("amount"),
                   arrival_date=_mark("arrival"), automatic=_mark("automatic"),
                   status="@@status@@", balance_transaction=None,
                   failure_code=_mark("failure_code"), failure_message=_mark("failure_message"),
-                  reconciliation_status="@@recon@@", destination="ba_@@bank@@")
-        self.t_payout = Template(po)
+                  reconciliation_status="@@recon@@", destination="ba_" + self.bank)
+        plan = Plan(po, ("amount", "arrival", "automatic", "created", "failure_code",
+                         "failure_message", "id", "recon", "status"))
+        t = d.payouts
+        created_c, ids = t.created, t.ids
+        amount_c, status_c, auto_c = t.cols["amount"], t.cols["status"], t.cols["automatic"]
+        failed = tuple(s == "failed" for s in PAYOUT_STATUS)
+        fcode = (NULL, b'"account_closed"')
+        fmsg = (NULL, b'"The bank account has been closed."')
+        recon = tuple(b"completed" if s == 0 else b"in_progress" if s < 3 else b"not_applicable"
+                      for s in range(len(PAYOUT_STATUS)))
+        statuses = tuple(x.encode() for x in PAYOUT_STATUS)
 
+        def payouts(rows: Sequence[int]) -> list[bytes]:
+            g = gather(rows)
+            created, st = g(created_c), g(status_c)
+            fail = tuple(pick(failed, st))
+            am, arrival, cr = ints(g(amount_c), map(add, map(sub, created, map(
+                mod, created, repeat(DAY))), repeat(2 * DAY)), created)
+            return plan.render(len(rows), (
+                am, arrival, pick(BOOL, map(bool, g(auto_c))), cr, pick(fcode, fail),
+                pick(fmsg, fail), g(ids), pick(recon, st), pick(statuses, st)))
+        return payouts
+
+    def _txn(self) -> Callable[[Sequence[int]], list[bytes]]:
+        d = self.d
         tx = _fixture("balance_transaction")
         tx.update(id="@@id@@", created=_mark("created"), amount=_mark("amount"),
                   available_on=_mark("available_on"), fee=_mark("fee"), net=_mark("net"),
                   fee_details=_mark("fee_details"), source="@@source@@",
                   description=_mark("description"), status="@@status@@")
-        self.t_txn = Template(tx)
-        self.bank = f"1{mix(self.k, 99):022d}"[:24]
+        plan = Plan(tx, ("amount", "available_on", "created", "description", "fee",
+                         "fee_details", "id", "net", "source", "status"))
+        t = d.txns
+        created_c, ids = t.created, t.ids
+        charge_c, amount_c, payout_c = t.cols["charge"], t.cols["amount"], t.cols["payout"]
+        ch_ids = d.charges.ids
+        ch_desc = self.ch_desc
+        sync = self.sync
+        pending_from = d.end_ts - 2 * DAY
+        status_b = (b"pending", b"available")
 
-    # -- helpers ------------------------------------------------------------------------------
-
-    def customer_ref(self, row: int) -> bytes:
-        return NULL if row < 0 else b'"' + self.d.customers.id_of(row).encode() + b'"'
-
-    def ref(self, table_name: str, row: int) -> bytes:
-        if row < 0:
-            return NULL
-        return b'"' + self.d.tables[table_name].id_of(row).encode() + b'"'
-
-    def name_email(self, crow: int) -> tuple[str, str]:
-        if crow < 0:
-            return "Guest", "guest@example.com"
-        h = mix(self.k, crow)
-        first, last = FIRST[h % len(FIRST)], LAST[(h >> 8) % len(LAST)]
-        return f"{first} {last}", f"{first}.{last}.{crow}@example.com".lower()
-
-    # -- row renderers ------------------------------------------------------------------------
-
-    def customer(self, row: int) -> bytes:
-        d = self.d
-        name, email = self.name_email(row)
-        return self.t_customer.render({
-            "id": d.customers.id_of(row).encode(),
-            "created": str(d.customers.created[row]).encode(),
-            "email": orjson.dumps(email),
-            "name": orjson.dumps(name),
-            "prefix": f"{mix(self.k, row) & 0xFFFFFFF:07X}".encode(),
-            "seq": str(1 + (mix(self.k, row) >> 40) % 20).encode(),
-        })
-
-    def charge(self, row: int) -> bytes:
-        d = self.d
-        c = d.charges.cols
-        status = c["status"][row]
-        amount = c["amount"][row]
-        refunded = c["refunded"][row]
-        crow = c["customer"][row]
-        h = mix(self.k ^ 0x55, row)
-        brand, last4 = BRANDS[h % len(BRANDS)]
-        ok = status == 0
-        return self.t_charge.render({
-            "id": d.charges.id_of(row).encode(),
-            "created": str(d.charges.created[row]).encode(),
-            "amount": str(amount).encode(),
-            "captured_amount": str(amount if ok else 0).encode(),
-            "refunded": str(refunded).encode(),
-            "is_refunded": TRUE if refunded and refunded >= amount else FALSE,
-            "captured": TRUE if ok else FALSE,
-            "paid": TRUE if ok else FALSE,
-            "status": CHARGE_STATUS[status].encode(),
-            "failure_code": b'"card_declined"' if status == 1 else NULL,
-            "failure_message": b'"Your card was declined."' if status == 1 else NULL,
-            "customer": self.customer_ref(crow),
-            "invoice": self.ref("invoices", c["invoice"][row]),
-            "txn": self.ref("balance_transactions", c["txn"][row]),
-            "description": b'"' + DESCRIPTIONS[(h >> 8) % len(DESCRIPTIONS)].encode() + b'"',
-            "name": orjson.dumps(self.name_email(crow)[0]),
-            "pm": f"1{h & 0xFFFFFFFFFFFF:016X}".encode(),
-            "brand": brand.encode(),
-            "last4": last4.encode(),
-            "exp_year": str(2026 + (h >> 16) % 6).encode(),
-        })
-
-    def lines_list(self, row: int) -> bytes:
-        rel = self.d.invoice_lines
-        kids = rel.children(row)
-        items = [self.d.lines.render(r) for r in kids[:EMBEDDED_LIMIT]]
-        url = f"/v1/invoices/{self.d.invoices.id_of(row)}/lines"
-        return list_bytes(url, items, len(kids) > EMBEDDED_LIMIT, len(kids))
-
-    def invoice(self, row: int) -> bytes:
-        d = self.d
-        c = d.invoices.cols
-        created = d.invoices.created[row]
-        status = c["status"][row]
-        total = c["total"][row]
-        crow = c["customer"][row]
-        name, email = self.name_email(crow)
-        paid = status == 2
-        draft = status == 0
-        send = c["collection"][row] == 1
-        iid = d.invoices.id_of(row)
-        number = None if draft else f"{mix(self.k, crow) & 0xFFFFFFF:07X}-{row % 10000 + 1:04d}"
-        trans = {
-            "finalized_at": None if draft else created,
-            "marked_uncollectible_at": created + 3 * DAY if status == 4 else None,
-            "paid_at": created if paid else None,
-            "voided_at": created + DAY if status == 3 else None,
-        }
-        return self.t_invoice.render({
-            "id": iid.encode(),
-            "created": str(created).encode(),
-            "customer": self.customer_ref(crow),
-            "email": orjson.dumps(email),
-            "name": orjson.dumps(name),
-            "subscription": self.ref("subscriptions", c["sub"][row]),
-            "charge": self.ref("charges", c["charge"][row]),
-            "total": str(total).encode(),
-            "paid_amount": str(total if paid else 0).encode(),
-            "remaining": str(0 if paid or status == 3 else total).encode(),
-            "status": INVOICE_STATUS[status].encode(),
-            "paid": TRUE if paid else FALSE,
-            "number": jstr(number),
-            "due_date": str(created + 30 * DAY).encode() if send else NULL,
-            "effective_at": NULL if draft else str(created).encode(),
-            "next": NULL,
-            "hosted": NULL if draft else
-            orjson.dumps(f"https://invoice.stripe.com/i/{d.account_id}/{iid}"),
-            "pdf": NULL if draft else
-            orjson.dumps(f"https://pay.stripe.com/invoice/{d.account_id}/{iid}/pdf"),
-            "reason": BILLING_REASON[c["reason"][row]].encode(),
-            "collection": COLLECTION[c["collection"][row]].encode(),
-            "attempted": FALSE if draft or send else TRUE,
-            "attempts": b"0" if draft or send else b"1",
-            "transitions": orjson.dumps(trans),
-            "lines": self.lines_list(row),
-            "auto_advance": FALSE if paid or status >= 3 else TRUE,
-            "ending_balance": NULL if draft else b"0",
-        })
-
-    def line(self, row: int) -> bytes:
-        d = self.d
-        c = d.lines.cols
-        inv = c["parent"][row]
-        price = c["price"][row]
-        qty = c["qty"][row]
-        unit = d.prices[price].unit_amount
-        irow = c["item"][row]
-        srow = d.invoices.cols["sub"][inv]
-        created = d.invoices.created[inv]
-        if irow >= 0:
-            period = {"end": created + (365 if d.prices[price].interval == "year" else 30) * DAY,
-                      "start": created}
-            kind, ii = b"subscription", NULL
-        else:
-            period = {"end": created, "start": created}
-            kind = b"invoiceitem"
-            ii = b'"ii_' + d.lines.id_of(row)[3:].encode() + b'"'
-        tpl = self.t_line if irow < 0 else self.t_line_sub
-        return tpl.render({
-            "id": d.lines.id_of(row).encode(),
-            "invoice": d.invoices.id_of(inv).encode(),
-            "amount": str(unit * qty).encode(),
-            "description": orjson.dumps(f"{qty} \u00d7 {d.prices[price].nickname}"),
-            "period": orjson.dumps(period),
-            "price": self.prices[price],
-            "qty": str(qty).encode(),
-            "subscription": self.ref("subscriptions", srow),
-            "item": self.ref("subscription_items", irow),
-            "type": kind,
-            "invoice_item": ii,
-            "unit": str(unit).encode(),
-        })
-
-    def items_list(self, row: int) -> bytes:
-        kids = self.d.sub_items.children(row)
-        items = [self.d.items.render(r) for r in kids[:EMBEDDED_LIMIT]]
-        url = f"/v1/subscription_items?subscription={self.d.subscriptions.id_of(row)}"
-        return list_bytes(url, items, len(kids) > EMBEDDED_LIMIT, len(kids))
-
-    def subscription(self, row: int) -> bytes:
-        d = self.d
-        c = d.subscriptions.cols
-        created = d.subscriptions.created[row]
-        status = c["status"][row]
-        canceled_at = c["canceled_at"][row]
-        trialing = status == 2
-        # yearly plans are rare; a 30-day period is close enough for every subscription
-        period = 30 * DAY
-        anchor = canceled_at or d.end_ts
-        n = max(0, (anchor - created) // period)
-        start = created + n * period
-        cancellation = {"comment": None, "feedback": None,
-                        "reason": "cancellation_requested" if canceled_at else None}
-        send = c["collection"][row] == 1
-        return self.t_sub.render({
-            "id": d.subscriptions.id_of(row).encode(),
-            "created": str(created).encode(),
-            "customer": d.customers.id_of(max(0, c["customer"][row])).encode(),
-            "status": SUB_STATUS[status].encode(),
-            "items": self.items_list(row),
-            "canceled_at": str(canceled_at).encode() if canceled_at else NULL,
-            "period_start": str(start).encode(),
-            "period_end": str(start + period).encode(),
-            "latest_invoice": self.ref("invoices", c["latest_invoice"][row]),
-            "trial_start": str(created).encode() if trialing else NULL,
-            "trial_end": str(created + 14 * DAY).encode() if trialing else NULL,
-            "collection": COLLECTION[c["collection"][row]].encode(),
-            "days_until_due": b"30" if send else NULL,
-            "cancellation": orjson.dumps(cancellation),
-        })
-
-    def item(self, row: int) -> bytes:
-        d = self.d
-        c = d.items.cols
-        return self.t_item.render({
-            "id": d.items.id_of(row).encode(),
-            "created": str(d.items.created[row]).encode(),
-            "subscription": d.subscriptions.id_of(c["parent"][row]).encode(),
-            "price": self.prices[c["price"][row]],
-            "qty": str(c["qty"][row]).encode(),
-        })
-
-    def payout(self, row: int) -> bytes:
-        d = self.d
-        c = d.payouts.cols
-        created = d.payouts.created[row]
-        status = c["status"][row]
-        failed = status == 4
-        return self.t_payout.render({
-            "id": d.payouts.id_of(row).encode(),
-            "created": str(created).encode(),
-            "amount": str(c["amount"][row]).encode(),
-            "arrival": str(created - created % DAY + 2 * DAY).encode(),
-            "automatic": TRUE if c["automatic"][row] else FALSE,
-            "status": PAYOUT_STATUS[status].encode(),
-            "failure_code": b'"account_closed"' if failed else NULL,
-            "failure_message": b'"The bank account has been closed."' if failed else NULL,
-            "recon": b"completed" if status == 0 else b"in_progress" if status < 3
-            else b"not_applicable",
-            "bank": self.bank.encode(),
-        })
-
-    def txn(self, row: int) -> bytes:
-        d = self.d
-        c = d.txns.cols
-        created = d.txns.created[row]
-        amount = c["amount"][row]
-        fee = fee_for(amount)
-        fee_details = (b'[{"amount":' + str(fee).encode() + b',"application":null,'
-                       b'"currency":"usd","description":"Stripe processing fees",'
-                       b'"type":"stripe_fee"}]') if fee else b"[]"
-        paid_out = c["payout"][row] >= 0
-        return self.t_txn.render({
-            "id": d.txns.id_of(row).encode(),
-            "created": str(created).encode(),
-            "amount": str(amount).encode(),
-            "available_on": str(created - created % DAY + 2 * DAY).encode(),
-            "fee": str(fee).encode(),
-            "net": str(amount - fee).encode(),
-            "fee_details": fee_details,
-            "source": d.charges.id_of(c["charge"][row]).encode(),
-            "description": orjson.dumps(DESCRIPTIONS[(mix(self.k ^ 0x55, c["charge"][row]) >> 8)
-                                                     % len(DESCRIPTIONS)]),
-            "status": b"available" if paid_out or created < d.end_ts - 2 * DAY else b"pending",
-        })
+        def txns(rows: Sequence[int]) -> list[bytes]:
+            sync()
+            g = gather(rows)
+            created, amount, charge = g(created_c), g(amount_c), g(charge_c)
+            # fee_for: 2.9% + 30 cents, never more than the amount, 0 for amount <= 0
+            fee = list(map(max, map(min, amount, map(add, map(floordiv, map(
+                mul, amount, repeat(29)), repeat(1000)), repeat(30))), repeat(0)))
+            am, avail, cr, fee_b, net = ints(amount, map(add, map(sub, created, map(
+                mod, created, repeat(DAY))), repeat(2 * DAY)), created, fee,
+                map(sub, amount, fee))
+            gc = gather(charge)
+            return plan.render(len(rows), (
+                am, avail, cr, pick(DESCRIPTIONS_B, gc(ch_desc)), fee_b,
+                select(fee, repeat(b"[]"), map(FEE_DETAILS.__mod__, fee)), g(ids), net,
+                gc(ch_ids), pick(status_b, map(or_, map(ge, g(payout_c), repeat(0)),
+                                              map(lt, created, repeat(pending_from))))))
+        return txns
 
 
-RowRenderer = Callable[[int], bytes]
+RowRenderer = Callable[[Sequence[int]], list[bytes]]

@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -158,7 +159,8 @@ def cli_args(cfg: SandboxConfig) -> list[str]:
             "--jitter-ms", str(cfg.jitter_ms), "--rate-limit", str(cfg.rate_limit),
             "--spike-rate", str(cfg.spike_rate), "--spike-ms", str(cfg.spike_ms),
             "--activity-per-second", str(cfg.activity_per_second),
-            "--event-retention-days", str(cfg.event_retention_days)]
+            "--event-retention-days", str(cfg.event_retention_days),
+            "--cache-mb", str(cfg.cache_mb)]
     if cfg.faults:
         args += ["--faults", json.dumps(cfg.faults)]
     if cfg.retry_after is not None:
@@ -173,7 +175,9 @@ def cli_args(cfg: SandboxConfig) -> list[str]:
 @contextlib.contextmanager
 def _subprocess(cfg: SandboxConfig, timeout: float) -> Iterator[SandboxHandle]:
     cmd = [sys.executable, "-m", "stripe_assets.sandbox", *cli_args(cfg), "--ready-json"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
     try:
         base_url = None

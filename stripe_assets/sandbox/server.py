@@ -150,7 +150,7 @@ class HttpProtocol(asyncio.Protocol):
             t.close()
             self.closed = True
             return
-        t.write(b"".join(head) + body)
+        t.writelines((b"".join(head), body))  # uvloop: one writev, the body is not copied
         if not req.keep_alive:
             t.close()
             self.closed = True

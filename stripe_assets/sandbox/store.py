@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right, insort
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,17 @@ class Table:
         self.cols: dict[str, array] = {}
         self.patches: dict[int, dict[str, Any]] = {}
         self.cache: dict[int, bytes] = {}
-        self.render_row: Callable[[int], bytes] = _unset_renderer
+        """Renders of mutated (patched) rows: authoritative, never evicted."""
+        self.lru = RenderCache(0)
+        self.kbase = 0
+        """This table's tag in the shared render cache's keys (``kbase | row``)."""
+        self.render_rows: Callable[[Sequence[int]], list[bytes]] = _unset_renderer
+        """Renders rows (in one batch) from their columns, ignoring caches and overrides."""
+        self.ids: list[bytes] = []
+        """Every row's id as bytes (kept in step with ``created`` by ``sync_ids``)."""
+        self.qids: list[bytes] | None = None
+        """``b'"<id>"'`` per row then ``b"null"``, so ``qids[row]`` is a JSON reference and
+        ``qids[-1]`` is null (built on demand by ``quoted_ids``)."""
 
     def __len__(self) -> int:
         return len(self.created)
@@ -50,14 +61,89 @@ class Table:
     def id_of(self, row: int) -> str:
         return self.codec.encode(row)
 
+    def bid(self, row: int) -> bytes:
+        """The id as bytes."""
+        ids = self.ids
+        if row >= len(ids):
+            self.sync_ids()
+        return ids[row]
+
+    def sync_ids(self) -> list[bytes]:
+        """Encode the ids of rows added since the last call (all of them the first time)."""
+        ids = self.ids
+        n, have = len(self.created), len(ids)
+        if have < n:
+            enc = self.codec.encode
+            new = [enc(r).encode() for r in range(have, n)]
+            ids.extend(new)
+            if self.qids is not None:
+                self.qids[-1:] = [b'"%b"' % x for x in new] + [b"null"]
+        return ids
+
+    precompute_ids = sync_ids
+
+    def quoted_ids(self) -> list[bytes]:
+        """``qids``, built on first use (renderers that reference this table ask for it)."""
+        if self.qids is None:
+            self.sync_ids()
+            self.qids = [b'"%b"' % x for x in self.ids] + [b"null"]
+        return self.qids
+
+    def render_row(self, row: int) -> bytes:
+        """A fresh render of one row (no cache, no override)."""
+        return self.render_rows((row,))[0]
+
     def row_of(self, obj_id: str) -> int:
         """Row for an id of this table, -1 if it is not one."""
         row = self.codec.decode(obj_id)
         return row if 0 <= row < len(self.created) else -1
 
     def render(self, row: int) -> bytes:
-        cached = self.cache.get(row)
-        return cached if cached is not None else self.render_row(row)
+        """JSON bytes of a row: a mutated row's override, else the (cached) template render."""
+        b = self.cache.get(row)
+        if b is not None:
+            return b
+        return self.render_many((row,))[0]
+
+    def render_many(self, rows: Sequence[int]) -> list[bytes]:
+        """``[render(r) for r in rows]``: overrides and cached renders, the rest rendered in
+        one batch and cached."""
+        over = self.cache
+        lru = self.lru
+        get, touch = lru.d.get, lru.d.move_to_end
+        kbase = self.kbase
+        out: list[bytes] = []
+        missing: list[int] = []
+        for r in rows:
+            b = over.get(r) if over else None
+            if b is None:
+                b = get(kbase | r)
+                if b is None:
+                    missing.append(len(out))
+                else:
+                    touch(kbase | r)
+            out.append(b)  # type: ignore[arg-type]
+        if missing:
+            todo = [rows[i] for i in missing]
+            fresh = self.render_rows(todo)
+            for i, b in zip(missing, fresh, strict=True):
+                out[i] = b
+            lru.put_many(kbase, todo, fresh)
+        return out
+
+    def render_embedded(self, rows: Sequence[int]) -> list[bytes]:
+        """Renders of child rows embedded in parents' renders, in one batch and not cached
+        (the parents' renders are)."""
+        out = self.render_rows(rows)
+        over = self.cache
+        if over:
+            out = [over.get(r) or b for r, b in zip(rows, out, strict=True)]
+        return out
+
+    def invalidate(self, row: int) -> None:
+        """Forget cached renders of a row (after its state changed)."""
+        self.cache.pop(row, None)
+        self.lru.discard(self.kbase | row)
 
     def finish_keys(self) -> None:
         """Build ``keys`` from ``created`` (all rows listable)."""
@@ -93,7 +179,57 @@ class Table:
         return [k & ROW_MASK for k in self.keys[lo:hi]]
 
 
-def _unset_renderer(row: int) -> bytes:
+ENTRY_OVERHEAD = 120
+"""Bytes charged per cached render on top of its length (bytes header, dict and list slots)."""
+
+
+class RenderCache:
+    """Rendered JSON of rows of every table, least recently used first out, bounded by bytes.
+
+    Keys are ``table.kbase | row``; ``Table.render_many`` reads it and fills it. A zero budget
+    disables caching.
+    """
+
+    __slots__ = ("budget", "d", "left")
+
+    def __init__(self, nbytes: int) -> None:
+        self.budget = nbytes
+        self.left = nbytes
+        self.d: OrderedDict[int, bytes] = OrderedDict()
+
+    def put_many(self, kbase: int, rows: Sequence[int], renders: Sequence[bytes]) -> None:
+        """Cache renders of rows of one table, evicting the least recently used as needed."""
+        if not self.budget:
+            return
+        d = self.d
+        left = self.left
+        for r, b in zip(rows, renders, strict=True):
+            key = kbase | r
+            old = d.get(key)
+            if old is not None:
+                left += len(old) + ENTRY_OVERHEAD
+            d[key] = b
+            left -= len(b) + ENTRY_OVERHEAD
+        if left < 0:
+            pop = d.popitem
+            while left < 0 and d:
+                left += len(pop(last=False)[1]) + ENTRY_OVERHEAD
+        self.left = left
+
+    def discard(self, key: int) -> None:
+        b = self.d.pop(key, None)
+        if b is not None:
+            self.left += len(b) + ENTRY_OVERHEAD
+
+    def __len__(self) -> int:
+        return len(self.d)
+
+    @property
+    def used(self) -> int:
+        return self.budget - self.left
+
+
+def _unset_renderer(rows: Sequence[int]) -> list[bytes]:
     raise RuntimeError("table has no renderer")
 
 

@@ -1,51 +1,42 @@
 """The dlt source `stripe`: one resource per table in `stripe_assets.tables`.
 
-Top-level tables page their list endpoint over a `created` window. A parent whose children
-arrive embedded (invoice lines, subscription items) is paged once by a hidden resource that
-feeds two transformers: the parent table (embedded list dropped) and the child table (the
-embedded first page, plus the child endpoint only when Stripe says `has_more`).
+Top-level tables page their list endpoint over a `created` window, with several cursors on
+`created` slices when the window is wide (`slicing.py`). A parent with children is paged once
+by a hidden resource that feeds transformers: the parent table (embedded list dropped) and
+the child table (the embedded first page, plus the child endpoint only when Stripe says
+`has_more`). Every table receives Arrow tables (`arrow.py`), so dlt writes parquet while
+extracting and does no per-row normalization. Requests share the run's budget (`budget.py`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
+from stripe_assets.source.arrow import ArrowPages, batch_item, quiet_json_hint_warnings
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeNotFoundError
 from stripe_assets.source.progress import RunProgress
+from stripe_assets.source.slicing import CreatedWindow, SlicedWalk, WalkerGate
 from stripe_assets.tables import TABLES, StripeTable, children_of, embedded_fields_of
 
 Row = dict[str, Any]
 Page = list[Row]
 
 
-@dataclass(frozen=True)
-class CreatedWindow:
-    """`created[gte]` / `created[lt]` in Unix seconds; either end may be open."""
-
-    gte: int | None = None
-    lt: int | None = None
-
-    def params(self) -> dict[str, int]:
-        params = {}
-        if self.gte is not None:
-            params["created[gte]"] = self.gte
-        if self.lt is not None:
-            params["created[lt]"] = self.lt
-        return params
-
-
-class _LazyClient:
-    """Builds the StripeClient (and resolves the key) on first use, never at import."""
+class _Run:
+    """One run's client, thread pools and walker gate, built on first use (never at import,
+    so the key is resolved when a run starts)."""
 
     def __init__(
         self, settings: StripeSettings | Callable[[], StripeSettings], progress: RunProgress
@@ -53,7 +44,9 @@ class _LazyClient:
         self._settings = settings
         self.progress = progress
         self._client: StripeClient | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._walkers: ThreadPoolExecutor | None = None
+        self._children: ThreadPoolExecutor | None = None
+        self._gate: WalkerGate | None = None
         self._lock = threading.Lock()
 
     def get(self) -> StripeClient:
@@ -61,53 +54,159 @@ class _LazyClient:
             if self._client is None:
                 settings = self._settings() if callable(self._settings) else self._settings
                 self._client = StripeClient(settings, self.progress)
+                workers = settings.max_workers
+                # One spare thread per table: a table's first walker never waits for a split.
+                self._walkers = ThreadPoolExecutor(
+                    workers + len(TABLES), thread_name_prefix="stripe-list"
+                )
+                self._children = ThreadPoolExecutor(workers, thread_name_prefix="stripe-child")
+                self._gate = WalkerGate(self._client, workers)
             return self._client
 
-    def executor(self) -> ThreadPoolExecutor:
+    def walk(self, table: StripeTable, window: CreatedWindow, convert: Callable) -> SlicedWalk:
         client = self.get()
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    client.settings.max_workers, thread_name_prefix="stripe-child"
-                )
-            return self._executor
-
-
-def _list_resource(
-    table: StripeTable, lazy: _LazyClient, window: CreatedWindow
-) -> Callable[[], Iterator[Page]]:
-    def pages() -> Iterator[Page]:
-        yield from lazy.get().iter_pages(
-            table.path, {**table.params, **window.params()}, table=table.name
+        assert self._walkers is not None and self._gate is not None
+        return SlicedWalk(
+            client,
+            table.path,
+            dict(table.params),
+            window,
+            table=table.name,
+            executor=self._walkers,
+            gate=self._gate,
+            convert=convert,
+            queue_pages=max(8, client.settings.max_workers),
         )
+
+    def children(self) -> ThreadPoolExecutor:
+        self.get()
+        assert self._children is not None
+        return self._children
+
+    @property
+    def gate(self) -> WalkerGate | None:
+        return self._gate
+
+
+# dlt spends a fixed few milliseconds per item (hint validation, schema merge): items of a
+# few thousand rows keep that negligible while memory stays small (Arrow, not dicts).
+BATCH_ROWS = 5_000
+# ... or whatever arrived within this time, so children requests start early when Stripe is
+# the bottleneck (a batch of parents feeds the child requests).
+BATCH_SECONDS = 0.5
+
+
+@dataclass
+class ParentBatch:
+    """Pages of a parent table with what its children need: the embedded child rows (as
+    Arrow) and the parents whose children need requests, as `(parent id, cursor)`."""
+
+    parents: list[pa.Table] = field(default_factory=list)
+    embedded: dict[str, list[pa.Table]] = field(default_factory=dict)
+    more: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    rows: int = 0
+
+    def extend(self, other: ParentBatch) -> None:
+        self.parents += other.parents
+        for name, tables in other.embedded.items():
+            self.embedded.setdefault(name, []).extend(tables)
+        for name, todo in other.more.items():
+            self.more.setdefault(name, []).extend(todo)
+        self.rows += other.rows
+
+
+def _batched(items: Iterator[Any], size: Callable[[Any], int], merge: Callable) -> Iterator[Any]:
+    """Group converted pages into batches of BATCH_ROWS rows or BATCH_SECONDS of arrivals
+    (None passes through: it hands dlt's worker thread back while walkers wait on Stripe)."""
+    held: list[Any] = []
+    rows = 0
+    since = 0.0
+    for item in items:
+        if item is not None:
+            if not held:
+                since = time.monotonic()
+            held.append(item)
+            rows += size(item)
+        if held and (rows >= BATCH_ROWS or time.monotonic() - since >= BATCH_SECONDS):
+            yield merge(held)
+            held, rows = [], 0
+        elif item is None:
+            yield None
+    if held:
+        yield merge(held)
+
+
+def _table_resource(
+    table: StripeTable, run: _Run, window: CreatedWindow
+) -> Callable[[], Iterator[Any]]:
+    arrow = ArrowPages(table)
+
+    def pages() -> Iterator[Any]:
+        walk = run.walk(table, window, arrow.convert)
+        yield from _batched(iter(walk), lambda t: t.num_rows, lambda ts: batch_item(arrow, ts))
 
     return pages
 
 
-def _drop_fields(fields: tuple[str, ...]) -> Callable[[Page], Iterator[Page]]:
-    def strip(page: Page) -> Iterator[Page]:
-        yield [{k: v for k, v in row.items() if k not in fields} for row in page]
+def _parent_resource(
+    table: StripeTable, run: _Run, window: CreatedWindow, kids: list[StripeTable]
+) -> tuple[Callable[[], Iterator[ParentBatch]], ArrowPages, dict[str, ArrowPages]]:
+    parent_arrow = ArrowPages(table, embedded_fields_of(table.name))
+    kid_arrow = {kid.name: ArrowPages(kid) for kid in kids}
 
-    return strip
+    def split(rows: Page) -> ParentBatch:
+        """In the walker thread: the page as Arrow, and its children's share."""
+        batch = ParentBatch(parents=[parent_arrow.convert(rows)], rows=len(rows))
+        for kid in kids:
+            link = kid.child
+            assert link is not None
+            todo: list[tuple[str, str | None]] = []
+            if link.embedded_field:
+                embedded: Page = []
+                for parent in rows:
+                    listed = parent.get(link.embedded_field) or {}
+                    data = _tag(listed.get("data") or [], link.parent_column, parent["id"])
+                    embedded.extend(data)
+                    if listed.get("has_more"):
+                        todo.append((parent["id"], data[-1]["id"] if data else None))
+                if embedded:
+                    batch.embedded[kid.name] = [kid_arrow[kid.name].convert(embedded)]
+            else:
+                todo = [(parent["id"], None) for parent in rows if link.applies_to(parent)]
+            batch.more[kid.name] = todo
+        return batch
+
+    def merge(batches: list[ParentBatch]) -> ParentBatch:
+        merged = ParentBatch()
+        for batch in batches:
+            merged.extend(batch)
+        return merged
+
+    def pages() -> Iterator[ParentBatch]:
+        walk = run.walk(table, window, split)
+        yield from _batched(iter(walk), lambda b: b.rows, merge)
+
+    return pages, parent_arrow, kid_arrow
 
 
-def _children(table: StripeTable, lazy: _LazyClient) -> Callable[[Page], Iterator[Page]]:
+def _parent_table(arrow: ArrowPages) -> Callable[[ParentBatch], Any]:
+    def parents(batch: ParentBatch) -> Any:
+        return batch_item(arrow, batch.parents)
+
+    return parents
+
+
+def _children(table: StripeTable, run: _Run, arrow: ArrowPages) -> Callable[[ParentBatch], Any]:
     link = table.child
     assert link is not None
 
-    def of_parent(parent: Row) -> Page:
-        parent_id = parent["id"]
-        rows: Page = []
-        starting_after = None
-        if link.embedded_field:
-            embedded = parent.get(link.embedded_field) or {}
-            rows.extend(embedded.get("data") or [])
-            if not embedded.get("has_more"):
-                return _tag(rows, link.parent_column, parent_id)
-            starting_after = rows[-1]["id"] if rows else None
+    def rest_of(todo: tuple[str, str | None]) -> pa.Table | None:
+        """The children of one parent that were not embedded, as Arrow."""
+        parent_id, starting_after = todo
         path = link.path.replace("{id}", parent_id)
         params = {k: v.replace("{id}", parent_id) for k, v in link.params.items()}
-        client = lazy.get()
+        client = run.get()
+        rows: Page = []
         try:
             for page in client.iter_pages(
                 path, params, table=table.name, starting_after=starting_after
@@ -116,13 +215,14 @@ def _children(table: StripeTable, lazy: _LazyClient) -> Callable[[Page], Iterato
         except StripeNotFoundError as exc:
             # The parent was deleted mid-run: its children are gone with it.
             client.progress.skipped_parent(table.name, parent_id, str(exc))
-            return []
-        return _tag(rows, link.parent_column, parent_id)
+            return None
+        return arrow.convert(_tag(rows, link.parent_column, parent_id)) if rows else None
 
-    def children(parents: Page) -> Iterator[Page]:
-        for rows in lazy.executor().map(of_parent, parents):
-            if rows:
-                yield rows
+    def children(batch: ParentBatch) -> Any:
+        """All children of a batch of parents (requests in parallel) as one item."""
+        fetched = list(run.children().map(rest_of, batch.more.get(table.name, [])))
+        tables = [*batch.embedded.get(table.name, []), *fetched]
+        return batch_item(arrow, [t for t in tables if t is not None])
 
     return children
 
@@ -152,26 +252,36 @@ def _hints(table: StripeTable) -> dict[str, Any]:
 
 
 def stripe_resources(
-    window: CreatedWindow, lazy: _LazyClient, tables: Sequence[str] | None = None
+    window: CreatedWindow, run: _Run, tables: Sequence[str] | None = None
 ) -> list[DltResource]:
-    """One dlt resource per table (plus hidden page feeders for parents with embedded lists)."""
+    """One dlt resource per table (plus hidden page feeders for parents with children)."""
     resources: list[DltResource] = []
     for table in TABLES:
         if table.is_child:
             continue
-        pages = _list_resource(table, lazy, window)
-        embedded = embedded_fields_of(table.name)
-        if embedded:
-            feeder = dlt.resource(
-                pages, name=f"{table.name}_pages", selected=False, parallelized=True
-            )
-            parent = dlt.transformer(_drop_fields(embedded), data_from=feeder, **_hints(table))
-        else:
-            feeder = parent = dlt.resource(pages, parallelized=True, **_hints(table))
-        resources.append(parent)
-        for child in children_of(table.name):
+        kids = children_of(table.name)
+        if not kids:
             resources.append(
-                dlt.transformer(_children(child, lazy), data_from=feeder, **_hints(child))
+                dlt.resource(
+                    _table_resource(table, run, window), parallelized=True, **_hints(table)
+                )
+            )
+            continue
+        pages, parent_arrow, kid_arrow = _parent_resource(table, run, window, kids)
+        feeder = dlt.resource(
+            pages, name=f"{table.name}_pages", selected=False, parallelized=True
+        )
+        resources.append(
+            dlt.transformer(_parent_table(parent_arrow), data_from=feeder, **_hints(table))
+        )
+        for kid in kids:
+            resources.append(
+                dlt.transformer(
+                    _children(kid, run, kid_arrow[kid.name]),
+                    data_from=feeder,
+                    parallelized=True,
+                    **_hints(kid),
+                )
             )
     if tables is not None:
         unknown = set(tables) - {t.name for t in TABLES}
@@ -181,6 +291,15 @@ def stripe_resources(
     return resources
 
 
+def keep_dlt_columns() -> None:
+    """Arrow items get `_dlt_load_id` and `_dlt_id` like JSON rows do (same warehouse schema).
+    Explicit settings (config.toml, environment) win over these defaults."""
+    for option in ("add_dlt_load_id", "add_dlt_id"):
+        key = f"normalize.parquet_normalizer.{option}"
+        if dlt.config.get(key) is None:
+            dlt.config[key] = True
+
+
 def stripe_source(
     window: CreatedWindow | None = None,
     settings: StripeSettings | Callable[[], StripeSettings] = StripeSettings.resolve,
@@ -188,8 +307,10 @@ def stripe_source(
     tables: Sequence[str] | None = None,
 ) -> DltSource:
     """The `stripe` dlt source. Nothing is requested (and no key read) until extraction."""
-    lazy = _LazyClient(settings, progress or RunProgress())
-    resources = stripe_resources(window or CreatedWindow(), lazy, tables)
+    quiet_json_hint_warnings()
+    keep_dlt_columns()
+    run = _Run(settings, progress or RunProgress())
+    resources = stripe_resources(window or CreatedWindow(), run, tables)
 
     @dlt.source(name=PIPELINE_NAME, max_table_nesting=0, schema_contract="evolve")
     def stripe() -> list[DltResource]:

@@ -21,9 +21,12 @@ class RequestBudget:
         self._updated = time.monotonic()
         self._lock = threading.Lock()
         self._since_throttle = 0
+        self.waiting = 0
+        self.throttles = 0
 
     def acquire(self) -> None:
         """Block until one request may be sent."""
+        waited = False
         while True:
             with self._lock:
                 now = time.monotonic()
@@ -31,14 +34,25 @@ class RequestBudget:
                 self._updated = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
+                    self.waiting -= waited
                     return
                 wait = (1.0 - self._tokens) / self.rate
+                if not waited:
+                    self.waiting += 1
+                    waited = True
             time.sleep(wait)
+
+    @property
+    def saturated(self) -> bool:
+        """Requests are queueing for tokens: more concurrency would not send more."""
+        return self.waiting > 0
 
     def throttled(self) -> None:
         with self._lock:
             self.rate = max(1.0, self.rate * 0.75)
+            self._tokens = min(self._tokens, self.rate)
             self._since_throttle = 0
+            self.throttles += 1
 
     def succeeded(self) -> None:
         with self._lock:

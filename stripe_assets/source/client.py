@@ -22,13 +22,26 @@ from requests import ConnectionError, Request, Response, Session, Timeout
 from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 
-from stripe_assets.settings import MAX_ATTEMPTS, PAGE_LIMIT, REQUEST_TIMEOUT_SECONDS, StripeSettings
+from stripe_assets.settings import (
+    MAX_ATTEMPTS,
+    PAGE_LIMIT,
+    REQUEST_TIMEOUT_SECONDS,
+    StripeSettings,
+    retry_backoff,
+)
 from stripe_assets.source.budget import RequestBudget, shared_budget
-from stripe_assets.source.errors import MalformedPageError, StripeAPIError, error_for
+from stripe_assets.source.errors import (
+    MalformedPageError,
+    StripeAPIError,
+    StripeUnavailableError,
+    error_for,
+)
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES
 
 RETRYABLE_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
+# Stripe's `Retry-After` is honoured in full up to this many seconds (beyond: our own backoff).
+MAX_RETRY_AFTER = 120.0
 _TABLE_BY_ENDPOINT = {t.path: t.name for t in TABLES}
 
 
@@ -86,7 +99,15 @@ def check_list_page(response: Response, *args: Any, **kwargs: Any) -> None:
 
 
 class _JitteredWait(wait_exponential_retry_after):
-    """Exponential backoff with 'equal jitter'; `Retry-After` wins when Stripe sends it."""
+    """Exponential backoff with 'equal jitter'; `Retry-After` wins when Stripe sends it
+    (in full, even beyond the backoff cap, up to `MAX_RETRY_AFTER`)."""
+
+    def _parse_retry_after(self, retry_after: str) -> float | None:
+        cap, self.max = self.max, MAX_RETRY_AFTER
+        try:
+            return super()._parse_retry_after(retry_after)
+        finally:
+            self.max = cap
 
     def __call__(self, retry_state: RetryCallState) -> float:
         retry_after = self._get_retry_after(retry_state)
@@ -99,7 +120,13 @@ class _JitteredWait(wait_exponential_retry_after):
 class StripeHttp(Client):
     """dlt's retrying requests client, with the request budget and counters under the retry."""
 
-    def __init__(self, budget: RequestBudget, progress: RunProgress, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        budget: RequestBudget,
+        progress: RunProgress,
+        backoff: float = 0.5,
+        max_delay: float = 30.0,
+    ) -> None:
         super().__init__(
             request_timeout=REQUEST_TIMEOUT_SECONDS,
             raise_for_status=False,
@@ -108,11 +135,12 @@ class StripeHttp(Client):
             request_max_attempts=MAX_ATTEMPTS,
             retry_condition=should_retry,
             request_backoff_factor=backoff,
-            request_max_retry_delay=30.0,
+            request_max_retry_delay=max_delay,
         )
         self.budget = budget
         self.progress = progress
         self.backoff = backoff
+        self.max_delay = max_delay
 
     def _make_session(self) -> Session:
         session = Session()
@@ -125,7 +153,9 @@ class StripeHttp(Client):
             budget.acquire()
             progress.request(table_of(request.path_url))
             kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
-            return send(request, **kwargs)
+            response = send(request, **kwargs)  # the page hook raises on a bad answer
+            budget.succeeded()
+            return response
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -135,17 +165,40 @@ class StripeHttp(Client):
                 budget.throttled()
             path = state.args[0].path_url if state.args else "?"
             reason = f"{type(exc).__name__}: {exc}" if status is None else f"HTTP {status}"
-            progress.retry(table_of(path), status, f"{reason} (attempt {state.attempt_number})")
+            wait = state.next_action.sleep if state.next_action else 0.0
+            progress.retry(
+                table_of(path),
+                status,
+                f"{reason} (attempt {state.attempt_number}, next in {wait:.2f}s)",
+            )
 
         retrying = Retrying(
-            wait=_JitteredWait(multiplier=self.backoff, max=30.0),
+            wait=_JitteredWait(multiplier=self.backoff, max=self.max_delay),
             retry=retry_if_predicate(should_retry),
             stop=stop_after_attempt(MAX_ATTEMPTS),
             before_sleep=before_sleep,
+            retry_error_callback=_give_up,
             reraise=True,
         )
         session.send = retrying.wraps(budgeted_send)  # type: ignore[method-assign]
         return session
+
+
+def _give_up(state: RetryCallState) -> Response:
+    """Every attempt failed: raise the last error, saying how often it was tried."""
+    assert state.outcome is not None
+    exc = state.outcome.exception()
+    if exc is None:
+        return state.outcome.result()  # type: ignore[no-any-return]
+    tried = f"gave up after {state.attempt_number} attempts"
+    if isinstance(exc, StripeAPIError):
+        exc.args = (f"{exc.args[0]}; {tried}",)
+        raise exc
+    request = state.args[0] if state.args else None
+    where = f"{request.method} {request.path_url.split('?')[0]}" if request else "Stripe"
+    raise StripeUnavailableError(
+        f"No complete answer from Stripe on {where} ({type(exc).__name__}: {exc}); {tried}"
+    ) from exc
 
 
 class StripeCursorPaginator(BasePaginator):
@@ -184,7 +237,8 @@ class StripeClient:
         self.settings = settings
         self.progress = progress or RunProgress()
         budget = shared_budget(settings.api_base, settings.api_key, settings.requests_per_second)
-        self.http = StripeHttp(budget, self.progress)
+        backoff, max_delay = retry_backoff()
+        self.http = StripeHttp(budget, self.progress, backoff, max_delay)
         self._local = threading.local()
 
     def _rest(self) -> RESTClient:
@@ -205,12 +259,14 @@ class StripeClient:
         *,
         table: str,
         starting_after: str | None = None,
+        paginator: StripeCursorPaginator | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield each page's objects, following the cursor until `has_more` is false."""
         for page in self._rest().paginate(
             path,
             params={"limit": PAGE_LIMIT, **(params or {})},
-            paginator=StripeCursorPaginator(starting_after),
+            data_selector="data",  # known: skips dlt parsing the body again to detect it
+            paginator=paginator or StripeCursorPaginator(starting_after),
             hooks={"response": [check_list_page]},
         ):
             self.progress.page(table, len(page))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from requests import HTTPError, Response
+from requests import ConnectionError, HTTPError, Response
 
 from stripe_assets.settings import API_BASE_ENV, API_KEY_ENV
 
@@ -41,10 +41,17 @@ class StripeNotFoundError(StripeAPIError):
     """404: the object or path does not exist (for example deleted mid-run)."""
 
 
+class StripeUnavailableError(ConnectionError):
+    """No usable answer (dropped connections, timeouts, truncated bodies) after every retry."""
+
+
 class MalformedPageError(StripeAPIError):
     """A 200 answer that is not a Stripe list page (bad JSON, no `data` or `has_more`)."""
 
     retryable = True
+
+
+_CURSOR_PARAMS = ("starting_after", "ending_before")
 
 
 def _error_body(response: Response) -> dict[str, Any]:
@@ -82,9 +89,13 @@ def error_for(response: Response) -> StripeAPIError:
             f"permission for this resource. Stripe said: {stripe_message}{suffix}",
             response,
         )
-    if status == 404:
+    if status == 404 or (
+        status == 400 and code == "resource_missing" and param not in _CURSOR_PARAMS
+    ):
+        # 404 for a path (`/v1/invoices/{id}/lines`), 400 for a list filter
+        # (`?subscription=`): the object is gone, e.g. deleted while the run was paging.
         return StripeNotFoundError(
-            f"{endpoint} not found (404): {stripe_message}{suffix}", response
+            f"{endpoint} not found ({status}): {stripe_message}{suffix}", response
         )
     if status == 400:
         where = f" parameter `{param}`" if param else ""

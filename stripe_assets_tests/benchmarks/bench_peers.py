@@ -12,7 +12,9 @@ asserts nothing about times.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,8 +34,8 @@ from stripe_assets_tests.benchmarks.peers import (
     ensure_venv,
     import_seconds,
     peer_version,
-    venv_ready,
     venv_python,
+    venv_ready,
 )
 
 TABLES = (
@@ -130,6 +132,14 @@ def _request_figures(stats: dict[str, Any]) -> tuple[int, int]:
     return int(stats.get("total", 0)), int(stats.get("by_status", {}).get("429", 0))
 
 
+def _median(trials: list[tuple[PeerRun, tuple[int, int]]]) -> tuple[PeerRun, tuple[int, int]]:
+    """The trial with the median wall time (the lower one for an even count)."""
+    ordered = sorted(trials, key=lambda t: t[0].wall_s)
+    run, figures = ordered[(len(ordered) - 1) // 2]
+    run.extra["walls"] = [t[0].wall_s for t in trials]
+    return run, figures
+
+
 def _cell(n: int | None, truth: int) -> str:
     if n is None:
         return "-"
@@ -148,19 +158,17 @@ def print_table(
         started = f"{run.extra['import_s']:.1f}" if "import_s" in run.extra else ""
         head = [run.tool, f"{run.wall_s:.1f}", ratio, started, str(reqs), str(throttled)]
         rows.append([*head, *counts])
-        if run.tool == OURS and "extract_s" in run.extra:
-            extract = run.extra["extract_s"]
-            ratio = f"{extract / ours:.2f}" if ours else "-"
-            rows.append(["  ours extract", f"{extract:.1f}", ratio, *[""] * (len(heads) - 3)])
+        for phase in ("extract", "normalize_load") if run.tool == OURS else ():
+            took = run.extra.get(f"{phase}_s")
+            if took is not None:
+                ratio = f"{took / ours:.2f}" if ours else "-"
+                label = f"  ours {phase.replace('_', '+')}"
+                rows.append([label, f"{took:.1f}", ratio, *[""] * (len(heads) - 3)])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     print(header)
     for row in [heads, *rows]:
-        print(
-            "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
+        cells = enumerate(zip(row, widths, strict=True))
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in cells).rstrip())
 
 
 def _paths(stats: dict[str, Any]) -> str:
@@ -174,6 +182,9 @@ def _paths(stats: dict[str, Any]) -> str:
 def print_notes(runs: list[tuple[PeerRun, tuple[int, int]]]) -> None:
     for run, _ in runs:
         print(f"{run.tool}: requests by path: {run.extra.get('paths', '')}")
+        walls = run.extra.get("walls", [])
+        if len(walls) > 1:
+            print(f"{run.tool}: wall s of each trial: {', '.join(f'{w:.1f}' for w in walls)}")
         dupes = {t: n - run.rows.get(t, 0) for t, n in run.messages.items()}
         dupes = {t: n for t, n in dupes.items() if n > 0}
         if run.event_rows:
@@ -199,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tools", default=",".join(TOOLS), help="comma list of " + ",".join(TOOLS))
     p.add_argument("--tap-no-events", action="store_true", help="skip tap-stripe's events pass")
     p.add_argument("--no-install", action="store_true", help="skip peers whose venv is missing")
+    p.add_argument("--repeat", type=int, default=1, help="trials per tool; median is shown")
     p.add_argument("--timeout", type=float, default=1800.0, help="per peer, seconds")
     p.add_argument("--workdir", type=Path, default=None)
     p.add_argument("--ours-child", help=argparse.SUPPRESS)
@@ -216,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             tools.remove(tool)
         else:
             ensure_venv(tool)
+    load = os.getloadavg()[0]
     pythons = {OURS: sys.executable} | {t: str(venv_python(t)) for t in PEERS}
     codes = {OURS: OURS_IMPORT} | IMPORTS
     starts = {tool: import_seconds(pythons[tool], codes[tool]) for tool in tools}
@@ -235,12 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     if hasattr(cfg, "clock_offset"):
         cfg.clock_offset = cfg.end_ts - time.time()
     gte, lt = cfg.start_ts, cfg.end_ts
-    runs: list[tuple[PeerRun, tuple[int, int]]] = []
+    trials: dict[str, list[tuple[PeerRun, tuple[int, int]]]] = {tool: [] for tool in tools}
     with running_sandbox(cfg, subprocess_mode=True) as sb:  # its own process and GIL
         truth = {t: int(sb.counts(gte, lt).get(t, 0)) for t, _ in TABLES}
         account = _account_id(sb.base_url, sb.api_key)
-        for tool in tools:
-            out = workdir / tool
+        for trial, tool in itertools.product(range(1, args.repeat + 1), tools):
+            out = workdir / f"{tool}-{trial}"
             out.mkdir(parents=True, exist_ok=True)
             time.sleep(1.5)  # let the rate-limit window drain between tools
             sb.reset_stats()
@@ -254,12 +267,16 @@ def main(argv: list[str] | None = None) -> int:
             stats = sb.stats()
             run.extra["paths"] = _paths(stats)
             run.extra["import_s"] = starts[tool]
-            runs.append((run, _request_figures(stats)))
-            print(f"... {tool}: {run.wall_s:.1f} s, exit {run.returncode}", file=sys.stderr)
+            trials[tool].append((run, _request_figures(stats)))
+            print(
+                f"... {tool} #{trial}: {run.wall_s:.1f} s, exit {run.returncode}", file=sys.stderr
+            )
+    runs = [_median(trials[tool]) for tool in tools]
     header = (
         f"window {start}..{end} ({args.days} d), seed {args.seed}, scale {args.scale}, "
         f"latency {args.latency_ms:g}±{args.jitter_ms:g} ms, sandbox rate limit "
-        f"{args.rate_limit:g} req/s, our budget {args.rps:g} req/s"
+        f"{args.rate_limit:g} req/s, our budget {args.rps:g} req/s; "
+        f"load average at start {load:.1f} on {os.cpu_count()} cores"
     )
     print()
     print_table(runs, truth, header)

@@ -1,0 +1,126 @@
+"""Stripe pages as Arrow tables, so dlt writes parquet at extraction and skips per-row
+normalization (the CPU path). The warehouse schema stays what dlt infers from JSON rows:
+
+- timestamp hints (Unix seconds) become `timestamp[us, UTC]` (timestamptz);
+- bigint hints become int64; other scalars keep Arrow's inferred type (int64, double, bool,
+  string);
+- nested values (objects, lists) become JSON strings in a column hinted `json`;
+- all-null columns are left out, as dlt does for JSON rows;
+- a column mixing scalar types (which dlt would split into variant columns) is stored as JSON
+  text rather than failing the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from typing import Any
+
+import dlt
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stripe_assets.tables import StripeTable
+
+Row = dict[str, Any]
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_NESTED = (dict, list)
+_MICROS = pa.scalar(1_000_000, pa.int64())
+
+
+def _json_text(values: list[Any]) -> pa.Array:
+    return pa.array(
+        [None if v is None else orjson.dumps(v).decode() for v in values], pa.string()
+    )
+
+
+def _timestamps(values: list[Any]) -> pa.Array:
+    seconds = pa.array(values, pa.int64())
+    return pc.multiply(seconds, _MICROS).cast(TIMESTAMP)
+
+
+class ArrowPages:
+    """Turns one table's pages into Arrow tables; remembers which columns hold JSON.
+
+    Thread-safe: several page walkers of one table may share it.
+    """
+
+    def __init__(self, table: StripeTable, drop: Sequence[str] = ()) -> None:
+        self.table = table
+        self.drop = frozenset(drop)
+        self.primary_key = frozenset(table.primary_key)
+        self.kinds = {
+            name: column.get("data_type") for name, column in table.columns.items()
+        }
+        self.json_columns: set[str] = set()
+        self._lock = threading.Lock()
+
+    def column(self, name: str, values: list[Any]) -> tuple[pa.Array, bool]:
+        """One column's Arrow array and whether it holds JSON text."""
+        kind = self.kinds.get(name)
+        if name in self.json_columns:
+            return _json_text(values), True
+        try:
+            if kind == "timestamp":
+                return _timestamps(values), False
+            if kind == "bigint":
+                return pa.array(values, pa.int64()), False
+            if any(type(v) in _NESTED for v in values):
+                return _json_text(values), True
+            return pa.array(values), False
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            return _json_text(values), True
+
+    def convert(self, rows: list[Row]) -> pa.Table:
+        """The page as an Arrow table (JSON columns are remembered in `json_columns`)."""
+        names = [n for n in dict.fromkeys(chain.from_iterable(rows)) if n not in self.drop]
+        fields, arrays, json_here = [], [], set()
+        for name in names:
+            array, is_json = self.column(name, [row.get(name) for row in rows])
+            if array.type == pa.null():
+                continue
+            if is_json:
+                json_here.add(name)
+            fields.append(pa.field(name, array.type, nullable=name not in self.primary_key))
+            arrays.append(array)
+        if not json_here <= self.json_columns:
+            with self._lock:
+                self.json_columns |= json_here
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def batch_item(pages: ArrowPages, tables: list[pa.Table]) -> Any:
+    """Page tables as one dlt item, hinted `json` on its nested columns (or None if empty)."""
+    tables = [t for t in tables if t is not None and t.num_rows]
+    if not tables:
+        return None
+    batch = tables[0] if len(tables) == 1 else concat(tables)
+    nested = pages.json_columns.intersection(batch.column_names)
+    if not nested:
+        return batch
+    hints = {name: {"data_type": "json"} for name in sorted(nested)}
+    return dlt.mark.with_hints(batch, dlt.mark.make_hints(columns=hints))
+
+
+def concat(tables: Iterable[pa.Table]) -> pa.Table:
+    """Concatenate page tables whose columns differ (missing columns become nulls)."""
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+class _QuietJsonHints(logging.Filter):
+    """dlt warns on every Arrow item whose text column the resource hints as `json`: that is
+    this module's design (JSON text typed `json`), so the warning is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+def quiet_json_hint_warnings() -> None:
+    """Install the filter once on dlt's logger (called when a source is built)."""
+    dlt_logger = logging.getLogger("dlt")
+    if not any(isinstance(f, _QuietJsonHints) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_QuietJsonHints())

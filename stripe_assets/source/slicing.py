@@ -1,0 +1,213 @@
+"""Walk one Stripe list over a `created` window with several cursors at once.
+
+Stripe lists newest first. A walk starts with one cursor over the whole window; after each
+page, while the request budget has room and the run has idle walkers, the part of the window
+not yet read (`[gte, created of the last row]`) is estimated from the rows seen so far and,
+if it holds several pages, its older half `[gte, mid)` is handed to a new walker while this
+one continues its cursor over `[mid, ...)` (the next request simply carries
+`created[gte]=mid`). The slices are half-open and disjoint, so every object is read exactly
+once; a narrow or small window costs no extra request. Pages stream through a bounded queue:
+at most `queue_pages` pages per table wait in memory.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from requests import Request
+
+from stripe_assets.settings import PAGE_LIMIT
+from stripe_assets.source.client import StripeClient, StripeCursorPaginator
+
+T = TypeVar("T")
+Row = dict[str, Any]
+
+# Split only when the unread part is estimated at this many pages or more.
+MIN_SPLIT_PAGES = 3
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class CreatedWindow:
+    """`created[gte]` / `created[lt]` in Unix seconds; either end may be open."""
+
+    gte: int | None = None
+    lt: int | None = None
+
+    def params(self) -> dict[str, int]:
+        params = {}
+        if self.gte is not None:
+            params["created[gte]"] = self.gte
+        if self.lt is not None:
+            params["created[lt]"] = self.lt
+        return params
+
+
+class FlooredPaginator(StripeCursorPaginator):
+    """Stripe's cursor paginator whose `created[gte]` may be raised between pages."""
+
+    def __init__(self, starting_after: str | None = None) -> None:
+        super().__init__(starting_after)
+        self._request: Request | None = None
+
+    def init_request(self, request: Request) -> None:
+        super().init_request(request)
+        self._request = request
+
+    def raise_floor(self, gte: int) -> None:
+        """Later pages only cover `created >= gte` (the request object is reused)."""
+        assert self._request is not None
+        self._request.params["created[gte]"] = gte
+
+
+class WalkerGate:
+    """The run's split policy: walkers are capped, and none is added while the request
+    budget is already saturated (more cursors would only queue for tokens)."""
+
+    def __init__(self, client: StripeClient, max_walkers: int) -> None:
+        self.client = client
+        self.max_walkers = max_walkers
+        self.active = 0
+        self.splits = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self.active += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    def try_split(self) -> bool:
+        with self._lock:
+            if self.active >= self.max_walkers or self.client.http.budget.saturated:
+                return False
+            self.active += 1
+            self.splits += 1
+            return True
+
+
+class SlicedWalk(Generic[T]):
+    """Iterate a list endpoint's pages (converted by `convert`) over `window`, walked by up to
+    `gate.max_walkers` concurrent cursors (shared by the run) on `executor`.
+    """
+
+    def __init__(
+        self,
+        client: StripeClient,
+        path: str,
+        params: dict[str, Any],
+        window: CreatedWindow,
+        *,
+        table: str,
+        executor: Executor,
+        gate: WalkerGate,
+        convert: Callable[[list[Row]], T],
+        queue_pages: int = 16,
+        poll_seconds: float = 0.05,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.params = params
+        self.window = window
+        self.table = table
+        self.executor = executor
+        self.gate = gate
+        self.convert = convert
+        self.poll_seconds = poll_seconds
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_pages)
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.slices: list[tuple[int | None, int | None]] = []
+        """The `[gte, lt)` each walker finally covered (after handing off older halves)."""
+
+    # -- producer side ---------------------------------------------------------------------
+
+    def _start(self, gte: int | None, lt: int | None) -> None:
+        with self._lock:
+            self._pending += 1
+        self.executor.submit(self._walk, gte, lt)
+
+    def _put(self, item: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=self.poll_seconds)
+                return
+            except queue.Full:
+                continue
+
+    def _walk(self, gte: int | None, lt: int | None) -> None:
+        try:
+            self._walk_slice(gte, lt)
+        except BaseException as exc:
+            self._error = self._error or exc  # the consumer re-raises it
+            self._stop.set()
+        finally:
+            self.gate.leave()
+            with self._lock:
+                self._pending -= 1
+                last = self._pending == 0
+            if last:
+                self._put(_DONE)
+
+    def _walk_slice(self, gte: int | None, lt: int | None) -> None:
+        paginator = FlooredPaginator()
+        params = {**self.params, **CreatedWindow(gte, lt).params()}
+        seen = 0
+        for rows in self.client.iter_pages(
+            self.path, params, table=self.table, paginator=paginator
+        ):
+            if self._stop.is_set():
+                return
+            if rows:
+                self._put(self.convert(rows))
+            seen += len(rows)
+            if not paginator.has_next_page or gte is None:
+                continue
+            oldest = int(rows[-1]["created"])  # everything unread is in [gte, oldest]
+            mid = self._split_point(gte, lt, oldest, seen)
+            if mid is not None:
+                self._start(gte, mid)
+                gte = mid
+                paginator.raise_floor(mid)
+        with self._lock:
+            self.slices.append((gte, lt))
+
+    def _split_point(self, gte: int, lt: int | None, oldest: int, seen: int) -> int | None:
+        """Where to cut `[gte, oldest]` (None: do not split)."""
+        if oldest - gte < 1:
+            return None
+        read_span = max(1, (lt if lt is not None else oldest + 1) - oldest)
+        unread_rows = seen * (oldest - gte + 1) / read_span
+        if unread_rows < MIN_SPLIT_PAGES * PAGE_LIMIT or not self.gate.try_split():
+            return None
+        return gte + (oldest - gte + 1) // 2
+
+    # -- consumer side ---------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[T | None]:
+        """Pages as they arrive; `None` while waiting (lets dlt's worker thread go)."""
+        self.gate.enter()
+        self._start(self.window.gte, self.window.lt)
+        try:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                try:
+                    item = self._queue.get(timeout=self.poll_seconds)
+                except queue.Empty:
+                    yield None
+                    continue
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            self._stop.set()

@@ -1,0 +1,96 @@
+"""The benchmark suite: `python -m stripe_assets_tests.benchmarks` (or `make bench`).
+
+Prints figures, asserts nothing about times:
+  1. CPU throughput at zero sandbox latency (rows/s, peak RSS, extract/normalize/load split,
+     CPU seconds of our process and of the sandbox's);
+  2. rate-limited runs with 250±50 ms latency at 25 and 100 req/s: wall time, requests, 429s
+     and wall / (minimum requests / rate limit) (goal <= 1.15);
+  3. peers (bench_peers: Singer tap-stripe, Airbyte source-stripe) when their venvs exist;
+  4. scale: a ~1,000,000-object backfill at zero latency, with peak RSS (goal < 1 GB).
+
+Options: --quick (smaller volumes, no scale run), --skip cpu,rate,peers,scale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stripe_assets.sandbox import SandboxConfig
+from stripe_assets_tests.benchmarks.harness import RunFigures, measure
+
+
+def _line(label: str, f: RunFigures) -> str:
+    exact = "exact" if f.exact else f"MISMATCH {f.rows} vs truth {f.truth}"
+    return (
+        f"{label}: {f.rows:,} rows ({exact}) in {f.wall_s:.1f} s = {f.rows_per_s:,.0f} rows/s; "
+        f"extract {f.extract_s:.1f} s, normalize {f.normalize_s:.1f} s, load {f.load_s:.1f} s; "
+        f"peak RSS {f.peak_rss_mb:,.0f} MB; CPU ours {f.cpu_s:.1f} s, "
+        f"sandbox {f.sandbox_cpu_s:.1f} s; {f.requests} requests, {f.rate_limited} x 429"
+    )
+
+
+def cpu(quick: bool) -> None:
+    print("\n## 1. CPU throughput, zero latency, no rate limit (budget 100,000 req/s)")
+    cfg = SandboxConfig(seed=42, start="2024-01-01", end="2024-01-31",
+                        scale=10.0 if quick else 30.0)  # fmt: skip
+    print(_line(f"30 days at scale {cfg.scale:g}", measure(cfg, rps=100_000)))
+
+
+def rate(quick: bool) -> None:
+    print("\n## 2. Rate-limited runs, latency 250±50 ms (sandbox limit = our budget)")
+    runs = [(25.0, 3.0 if quick else 6.0, None), (100.0, 10.0 if quick else 20.0, None),
+            (100.0, 10.0 if quick else 20.0, 40)]  # in flight needed: rate x latency (~25)
+    for limit, scale, workers in runs:
+        cfg = SandboxConfig(seed=42, start="2024-01-01", end="2024-01-15", scale=scale,
+                            latency_ms=250, jitter_ms=50, rate_limit=limit)  # fmt: skip
+        f = measure(cfg, rps=limit, max_workers=workers)
+        bound = f.min_requests / limit
+        print(_line(f"{limit:g} req/s, 14 days at scale {scale:g}", f))
+        print(
+            f"   minimum requests {f.min_requests}, made {f.requests} "
+            f"(+{f.requests - f.min_requests}); bound {bound:.1f} s; "
+            f"extract / bound = {f.extract_s / bound:.2f}, whole run / bound = "
+            f"{f.wall_s / bound:.2f}; max_workers {f.extra['max_workers']}"
+        )
+
+
+def peers() -> None:
+    print("\n## 3. Peers (Singer tap-stripe, Airbyte source-stripe)")
+    from stripe_assets_tests.benchmarks import bench_peers
+    from stripe_assets_tests.benchmarks.peers import PEERS, venv_ready
+
+    ready = [p for p in PEERS if venv_ready(p)]
+    if not ready:
+        print("skipped: no peer venv (create them with `python -m "
+              "stripe_assets_tests.benchmarks.bench_peers`)")  # fmt: skip
+        return
+    bench_peers.main(["--no-install", "--tools", ",".join(["ours", *ready])])
+
+
+def scale() -> None:
+    print("\n## 4. Scale: ~1,000,000-object backfill, zero latency")
+    cfg = SandboxConfig(seed=42, start="2024-01-01", end="2024-04-30", scale=26.0)
+    print(_line("119 days at scale 26", measure(cfg, rps=100_000)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--skip", default="", help="comma list of cpu,rate,peers,scale")
+    args = p.parse_args(argv)
+    skip = set(args.skip.split(","))
+    if "cpu" not in skip:
+        cpu(args.quick)
+    if "rate" not in skip:
+        rate(args.quick)
+    if "peers" not in skip:
+        peers()
+    if "scale" not in skip and not args.quick:
+        scale()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

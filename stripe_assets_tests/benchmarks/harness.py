@@ -1,0 +1,178 @@
+"""Shared benchmark plumbing: a sandbox in its own process, our pipeline in another (so
+neither shares the other's GIL), and the figures of one run: wall time per phase, rows,
+requests, 429s, peak RSS and CPU seconds of both processes. Nothing here asserts times."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from stripe_assets.sandbox import SandboxConfig, running_sandbox
+from stripe_assets.tables import TABLES
+
+MODULE = "stripe_assets_tests.benchmarks.harness"
+
+
+@dataclass
+class RunFigures:
+    rows: int
+    truth: int
+    exact: bool
+    extract_s: float
+    normalize_s: float
+    load_s: float
+    wall_s: float
+    peak_rss_mb: float
+    cpu_s: float
+    sandbox_cpu_s: float
+    requests: int
+    rate_limited: int
+    min_requests: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.wall_s if self.wall_s else 0.0
+
+
+def _child(spec: dict[str, Any]) -> dict[str, Any]:
+    """In the measured process: the same source, pipeline and file format as the asset."""
+    import resource
+
+    import duckdb
+
+    os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = spec["db"]
+    os.environ.pop("STRIPE_DESTINATION", None)
+    from stripe_assets.settings import StripeSettings
+    from stripe_assets.source import CreatedWindow, stripe_source
+    from stripe_assets.warehouse import build_pipeline, loader_file_format
+
+    settings = StripeSettings.resolve(
+        api_base=spec["base_url"],
+        requests_per_second=spec.get("rps"),
+        max_workers=spec.get("max_workers"),
+    )
+    pipeline = build_pipeline(spec["workdir"])
+    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
+    t1 = time.perf_counter()
+    pipeline.normalize()
+    t2 = time.perf_counter()
+    pipeline.load()
+    t3 = time.perf_counter()
+    cpu = time.process_time() - cpu0
+    with duckdb.connect(spec["db"], read_only=True) as con:
+        rows = {t.name: _count(con, t.name) for t in TABLES}
+        min_requests = _min_requests(con, rows)
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "rows": rows,
+        "extract_s": t1 - t0,
+        "normalize_s": t2 - t1,
+        "load_s": t3 - t2,
+        "cpu_s": cpu,
+        "peak_rss_mb": max(usage, kids) / 1024,
+        "min_requests": min_requests,
+        "settings": {"rps": settings.requests_per_second, "max_workers": settings.max_workers},
+    }
+
+
+def _count(con: Any, table: str) -> int:
+    try:
+        return int(con.execute(f"select count(*) from stripe.{table}").fetchone()[0])
+    except Exception:  # no row -> no table
+        return 0
+
+
+def _pages(n: int) -> int:
+    return max(1, math.ceil(n / 100))
+
+
+def _min_requests(con: Any, rows: dict[str, int]) -> int:
+    """What one sequential cursor per list needs: the bound's numerator."""
+    top = sum(_pages(rows[t.name]) for t in TABLES if not t.is_child)
+
+    def extra(table: str, parent: str) -> int:
+        if not rows[table]:
+            return 0
+        counts = con.execute(f"select count(*) from stripe.{table} group by {parent}").fetchall()
+        return sum(math.ceil((n - 10) / 100) for (n,) in counts if n > 10)
+
+    per_payout = 0
+    if rows["payouts"]:
+        per_payout = rows["payouts"]
+        if rows["payout_transactions"]:
+            counts = con.execute(
+                "select count(*) from stripe.payout_transactions group by payout_id"
+            ).fetchall()
+            per_payout += sum(_pages(n) - 1 for (n,) in counts)
+    return (
+        top
+        + extra("invoice_line_items", "invoice")
+        + extra("subscription_items", "subscription")
+        + per_payout
+    )
+
+
+def measure(
+    cfg: SandboxConfig, rps: float | None = None, max_workers: int | None = None
+) -> RunFigures:
+    """Serve `cfg` in a subprocess and load its whole window once, in another subprocess."""
+    with running_sandbox(cfg, subprocess_mode=True) as sb, tempfile.TemporaryDirectory() as tmp:
+        truth = sb.counts(cfg.start_ts, cfg.end_ts)
+        sandbox = psutil.Process(sb.pid)
+        cpu_before = sum(sandbox.cpu_times()[:2])
+        sb.reset_stats()
+        spec = {
+            "base_url": sb.base_url, "gte": cfg.start_ts,
+            "lt": cfg.end_ts, "rps": rps, "max_workers": max_workers,
+            "workdir": str(Path(tmp) / "dlt"), "db": str(Path(tmp) / "bench.duckdb"),
+        }  # fmt: skip
+        started = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", MODULE, json.dumps(spec)],
+            capture_output=True, text=True, env={**os.environ, "STRIPE_API_KEY": sb.api_key},
+        )  # fmt: skip
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark run failed:\n{proc.stderr[-3000:]}")
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        stats = sb.stats()
+        sandbox_cpu = sum(sandbox.cpu_times()[:2]) - cpu_before
+    rows = out["rows"]
+    expected = {t.name: int(truth.get(t.name, 0)) for t in TABLES}
+    phases = out["extract_s"] + out["normalize_s"] + out["load_s"]
+    return RunFigures(
+        rows=sum(rows.values()),
+        truth=sum(expected.values()),
+        exact=rows == expected,
+        extract_s=out["extract_s"],
+        normalize_s=out["normalize_s"],
+        load_s=out["load_s"],
+        wall_s=phases,
+        peak_rss_mb=out["peak_rss_mb"],
+        cpu_s=out["cpu_s"],
+        sandbox_cpu_s=sandbox_cpu,
+        requests=int(stats.get("total", 0)),
+        rate_limited=int(stats.get("by_status", {}).get("429", 0)),
+        min_requests=int(out["min_requests"]),
+        extra={"process_wall_s": wall, **out["settings"]},
+    )
+
+
+if __name__ == "__main__":
+    result = _child(json.loads(sys.argv[1]))
+    print(json.dumps(result))

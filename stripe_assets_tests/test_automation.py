@@ -1,0 +1,218 @@
+"""The daily schedule and the Stripe events sensor, evaluated by Dagster against the sandbox,
+and the runs they request executed for real."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+
+from stripe_assets import automation
+from stripe_assets.definitions import defs
+from stripe_assets.sandbox import SandboxConfig, running_sandbox
+from stripe_assets.tables import TABLES
+from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
+
+START, END = "2024-05-01", "2024-05-08"  # the mutable sandbox's days (end exclusive)
+
+
+def _job():
+    return defs.resolve_job_def(automation.JOB_NAME)
+
+
+def _execute(instance: DagsterInstance, request) -> None:
+    """Run a RunRequest the way the daemon would: the sensor's job, partition and selection."""
+    result = _job().execute_in_process(
+        instance=instance,
+        partition_key=request.partition_key,
+        asset_selection=request.asset_selection,
+        tags=request.tags,
+    )
+    assert result.success
+
+
+class _Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+def _tick(instance: DagsterInstance, cursor: str | None, log: _Messages | None = None):
+    """One sensor evaluation, as the daemon does it (its log lines go to `log`)."""
+    sensor = defs.resolve_sensor_def("stripe_events_sensor")
+    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    if log is not None:
+        context.log.addHandler(log)
+    return sensor.evaluate_tick(context)
+
+
+def _get(sb, path: str) -> dict:
+    response = requests.get(
+        f"{sb.base_url}{path}", headers={"Authorization": f"Bearer {sb.api_key}"}, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture
+def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A sandbox of our own (this test mutates it), with the project pointed at it."""
+    with running_sandbox(SandboxConfig(seed=11, start=START, end=END, scale=0.5)) as sb:
+        monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
+        monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+        yield sb
+
+
+def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true") -> tuple:
+    """(id, day) of a loaded object created on a day not in `used` (distinct partitions)."""
+    rows = warehouse.query(
+        f"select id, strftime(created at time zone 'UTC', '%Y-%m-%d') as day "
+        f"from stripe.{table} where {where} order by day, id"
+    )
+    for object_id, day in rows:
+        if day not in used:
+            used.add(day)
+            return object_id, day
+    raise AssertionError(f"no {table} row on a day other than {sorted(used)}")
+
+
+def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_env, instance):
+    schedule = defs.resolve_schedule_def("stripe_daily_schedule")
+    assert schedule.cron_schedule == "15 0 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status.value == "STOPPED"
+
+    tick_time = datetime(2024, 5, 5, 0, 15, tzinfo=UTC)
+    context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    data = schedule.evaluate_tick(context)
+    assert [r.partition_key for r in data.run_requests] == ["2024-05-04"]
+
+    _execute(instance, data.run_requests[0])
+    truth = sandbox.counts(*day_window("2024-05-04"))
+    assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
+
+    # What the UI shows: numeric row counts per partition, described columns, a pointer.
+    for table in TABLES:
+        event = instance.get_latest_materialization_event(AssetKey(["stripe", table.name]))
+        materialization = event.asset_materialization
+        assert materialization.partition == "2024-05-04"
+        meta = {k: v.value for k, v in materialization.metadata.items()}
+        assert meta["dagster/partition_row_count"] == truth[table.name]
+        assert meta["dagster/row_count"] == truth[table.name]
+        assert meta["warehouse"] == str(stripe_env.path)
+        described = {c.name: c.description for c in meta["dagster/column_schema"].columns}
+        assert described["id"] == table.column_descriptions["id"]
+
+
+def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
+    mutable, warehouse, instance
+):
+    assert run_partitions(instance, START, "2024-05-07").success
+    first = _tick(instance, None)  # starts following events from now: nothing to request
+    assert not first.run_requests and first.cursor
+
+    used: set[str] = set()
+    customer, customer_day = _pick(warehouse, "customers", used)
+    gone, gone_day = _pick(warehouse, "customers", used)
+    invoice, invoice_day = _pick(warehouse, "invoices", used)
+    subscription, subscription_day = _pick(
+        warehouse, "subscriptions", used, "status not in ('canceled', 'incomplete_expired')"
+    )
+    email = "changed.after.load@example.com"
+    mutable.mutate([
+        {"op": "update", "resource": "customers", "id": customer, "changes": {"email": email}},
+        {"op": "delete", "resource": "customers", "id": gone},
+        {"op": "update", "resource": "invoices", "id": invoice,
+         "changes": {"description": "late edit"}},
+        {"op": "cancel", "resource": "subscriptions", "id": subscription},
+        {"op": "create", "resource": "customers"},  # created today: no closed partition yet
+    ])  # fmt: skip
+
+    second = _tick(instance, first.cursor)
+    requested = {r.partition_key: set(r.asset_selection) for r in second.run_requests}
+
+    def keys(*tables: str) -> set[AssetKey]:
+        return {AssetKey(["stripe", t]) for t in tables}
+
+    assert requested == {
+        customer_day: keys("customers"),
+        invoice_day: keys("invoices", "invoice_line_items"),
+        gone_day: keys("customers"),
+        subscription_day: keys("subscriptions", "subscription_items"),
+    }
+    assert len({r.run_key for r in second.run_requests}) == 4
+
+    for request in second.run_requests:
+        _execute(instance, request)
+
+    assert warehouse.query(f"select email from stripe.customers where id = '{customer}'") == [
+        (email,)
+    ]
+    assert warehouse.query(f"select count(*) from stripe.customers where id = '{gone}'") == [(0,)]
+    assert warehouse.query(f"select description from stripe.invoices where id = '{invoice}'") == [
+        ("late edit",)
+    ]
+    status = _get(mutable, f"/v1/subscriptions/{subscription}")["status"]
+    assert status == "canceled"
+    assert warehouse.query(
+        f"select status from stripe.subscriptions where id = '{subscription}'"
+    ) == [(status,)]
+    truth = mutable.counts(*day_window(START, days=7))
+    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+
+    third = _tick(instance, second.cursor)  # nothing new: nothing requested again
+    assert not third.run_requests
+
+
+def test_sensor_is_bounded_per_tick_and_keeps_the_rest(mutable, instance, monkeypatch):
+    monkeypatch.setattr(automation, "MAX_PARTITIONS_PER_TICK", 3)
+    cursor = _tick(instance, None).cursor
+    customers = _get(mutable, "/v1/customers?limit=100")["data"]
+    by_day: dict[str, str] = {}
+    for c in customers:
+        by_day.setdefault(automation.partition_of(c["created"]), c["id"])
+    assert len(by_day) >= 5
+    mutable.mutate([
+        {"op": "update", "resource": "customers", "id": cid, "changes": {"name": "N"}}
+        for cid in by_day.values()
+    ])  # fmt: skip
+    seen: list[str] = []
+    for _ in range(4):
+        data = _tick(instance, cursor)
+        cursor = data.cursor
+        assert len(data.run_requests) <= 3
+        seen += [r.partition_key for r in data.run_requests]
+    assert sorted(seen) == sorted(by_day)
+    assert json.loads(cursor)["pending"] == {}
+
+
+def test_sensor_skips_an_expired_cursor_and_says_so(mutable, instance):
+    cursor = _tick(instance, None).cursor
+    mutable.mutate([{"op": "update", "resource": "customers", "changes": {"name": "old"}}])
+    old = _tick(instance, cursor)  # moves the cursor onto that event
+    mutable.advance_clock(31 * 86400)  # ... which then falls out of the 30-day retention
+    changed = mutable.mutate([{"op": "update", "resource": "payouts"}])["results"][0]
+    log = _Messages()
+    data = _tick(instance, old.cursor, log)
+    assert any(
+        line.startswith("WARNING") and "30-day event retention" in line for line in log.lines
+    ), log.lines
+    assert [r.partition_key for r in data.run_requests] == [
+        automation.partition_of(changed["created"])
+    ]
+    assert json.loads(data.cursor)["after"] == changed["events"][-1]["id"]
+
+
+def test_sensor_without_a_key_skips_instead_of_failing(instance, monkeypatch):
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    data = _tick(instance, None)
+    assert not data.run_requests
+    assert "STRIPE_API_KEY" in (data.skip_message or "")

@@ -1,0 +1,198 @@
+"""Backfills as a user runs them: the CLI range (one run), and backfills launched through the
+Dagster daemon with the instance settings we ship (`dagster_home/dagster.yaml`), where the
+pool serializes runs on one DuckDB file and a higher limit lets Postgres runs overlap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.execution.backfill import PartitionBackfill
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from dagster._time import get_current_timestamp
+
+from stripe_assets.definitions import defs
+from stripe_assets.tables import TABLES
+from stripe_assets_tests.conftest import day_window
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+MODULE = ["-m", "stripe_assets.definitions"]
+TERMINAL = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+
+
+@pytest.fixture
+def dagster_home(tmp_path: Path) -> Path:
+    """A fresh DAGSTER_HOME holding exactly the instance settings the project ships."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def _env(sandbox, home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DESTINATION__"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        STRIPE_API_BASE=sandbox.base_url,
+        STRIPE_API_KEY=sandbox.api_key,
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def _dagster(env: dict[str, str], *args: str, timeout: float = 300) -> str:
+    out = subprocess.run(
+        [str(BIN / "dagster"), *args], env=env, cwd=REPO, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+@contextmanager
+def _daemon(env: dict[str, str], log: Path) -> Iterator[None]:
+    """`dagster-daemon run` (queue, backfills, ...) for the block; stopped with its children."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "dagster-daemon"), "run", *MODULE], env=env, cwd=REPO, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            yield
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _wait_for_runs(instance: DagsterInstance, count: int, log: Path, timeout: float = 400):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = instance.get_run_records(RunsFilter())
+        if len(records) >= count and all(r.dagster_run.status in TERMINAL for r in records):
+            return sorted(records, key=lambda r: r.start_time or 0)
+        time.sleep(1)
+    tail = log.read_text()[-4000:]
+    raise AssertionError(f"runs did not finish in {timeout}s; daemon log:\n{tail}")
+
+
+def _assert_all_succeeded(instance: DagsterInstance, records, count: int) -> None:
+    failures = [
+        str(event.dagster_event.event_specific_data.error)[:2000]
+        for r in records
+        if r.dagster_run.status != DagsterRunStatus.SUCCESS
+        for event in instance.all_logs(r.dagster_run.run_id)
+        if event.dagster_event and event.dagster_event.is_step_failure
+    ]
+    assert len(records) == count and not failures, failures
+
+
+def _overlaps(records) -> bool:
+    return any(b.start_time < a.end_time for a, b in itertools.pairwise(records))
+
+
+@pytest.mark.slow
+def test_cli_partition_range_is_one_run_with_exact_counts(sandbox, warehouse, dagster_home):
+    env = _env(sandbox, dagster_home, DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path))
+    _dagster(env, "asset", "materialize", *MODULE, "--select", 'key:"stripe/*"',
+             "--partition-range", "2024-05-01...2024-05-03")  # fmt: skip
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs()
+    assert len(runs) == 1
+    assert runs[0].tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-05-01"
+    assert runs[0].tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-03"
+    truth = sandbox.counts(*day_window("2024-05-01", days=3))
+    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+
+
+@pytest.mark.slow
+def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
+    sandbox, warehouse, dagster_home, tmp_path
+):
+    """An asset backfill as the UI launches it, with STRIPE_BACKFILL_POLICY=multi_run: one
+    run per partition, all queued at once, run one at a time on the DuckDB file."""
+    env = _env(
+        sandbox, dagster_home, STRIPE_BACKFILL_POLICY="multi_run",
+        DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
+    )  # fmt: skip
+    partitions = ["2024-05-04", "2024-05-05", "2024-05-06"]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.add_backfill(
+            PartitionBackfill.from_asset_partitions(
+                backfill_id="stripebf1", asset_graph=defs.resolve_asset_graph(),
+                partition_names=partitions,
+                asset_selection=[AssetKey(["stripe", t.name]) for t in TABLES],
+                backfill_timestamp=get_current_timestamp(), tags={},
+                dynamic_partitions_store=instance, all_partitions=False, title=None,
+                description=None, run_config=None,
+            )
+        )
+        log = tmp_path / "daemon.log"
+        with _daemon(env, log):
+            records = _wait_for_runs(instance, len(partitions), log)
+            _assert_all_succeeded(instance, records, len(partitions))
+
+    ranges = sorted(
+        (r.dagster_run.tags[ASSET_PARTITION_RANGE_START_TAG],
+         r.dagster_run.tags[ASSET_PARTITION_RANGE_END_TAG])
+        for r in records
+    )  # fmt: skip
+    assert ranges == [(p, p) for p in partitions]  # one partition per run
+    assert not _overlaps(records), "runs on one DuckDB file must not overlap"
+    truth = sandbox.counts(*day_window(partitions[0], days=3))
+    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_job_backfill_on_postgres_runs_in_parallel_with_a_higher_pool_limit(
+    sandbox, dagster_home, postgres_url, tmp_path
+):
+    env = _env(
+        sandbox, dagster_home, STRIPE_DESTINATION="postgres",
+        DESTINATION__POSTGRES__CREDENTIALS=postgres_url,
+    )  # fmt: skip
+    _dagster(env, "instance", "concurrency", "set", "stripe_warehouse", "2")
+    partitions = ["2024-05-08", "2024-05-09"]
+    _dagster(env, "job", "backfill", *MODULE, "-j", "stripe_job", "--partitions",
+             ",".join(partitions), "--noprompt")  # fmt: skip
+    log = tmp_path / "daemon.log"
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        queued = instance.get_runs()
+        assert len(queued) == 2 and all(r.status == DagsterRunStatus.QUEUED for r in queued)
+        with _daemon(env, log):
+            records = _wait_for_runs(instance, len(partitions), log)
+            _assert_all_succeeded(instance, records, len(partitions))
+
+    assert _overlaps(records), "with 2 pool slots both runs should run at once"
+    truth = sandbox.counts(*day_window(partitions[0], days=2))
+    with psycopg2.connect(postgres_url) as con, con.cursor() as cur:
+        loaded = {}
+        for table in TABLES:
+            cur.execute("select to_regclass(%s)", (f"stripe.{table.name}",))
+            if cur.fetchone()[0] is None:
+                loaded[table.name] = 0
+                continue
+            cur.execute(f"select count(*) from stripe.{table.name}")
+            loaded[table.name] = cur.fetchone()[0]
+    assert loaded == {t.name: truth[t.name] for t in TABLES}

@@ -1,0 +1,115 @@
+"""Concurrency behaviour: `created` slices cover a window exactly, the request budget is
+respected (sandbox rate limit = budget: no 429s) and adapts down when Stripe says 429."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import dlt
+import duckdb
+import pytest
+
+from stripe_assets.sandbox import SandboxConfig, running_sandbox
+from stripe_assets.settings import StripeSettings
+from stripe_assets.source import CreatedWindow, stripe_source
+from stripe_assets.source.client import StripeClient
+from stripe_assets.source.slicing import SlicedWalk, WalkerGate
+from stripe_assets.tables import TABLES, TABLES_BY_NAME
+
+# 10 days at scale 4: ~1,800 charges, enough pages for the walk to split.
+WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
+
+
+def _load(sb, tmp_path: Path, settings: StripeSettings, tables=None) -> dict[str, int]:
+    """Extract, normalize and load the sandbox window into a fresh DuckDB; row counts."""
+    db = tmp_path / "w.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="concurrency",
+        pipelines_dir=str(tmp_path / "dlt"),
+        destination=dlt.destinations.duckdb(credentials=str(db)),
+        dataset_name="stripe",
+    )
+    window = CreatedWindow(sb.config.start_ts, sb.config.end_ts)
+    pipeline.run(
+        stripe_source(window, settings=settings, tables=tables), loader_file_format="parquet"
+    )
+    names = tables or [t.name for t in TABLES]
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f"select count(*) from stripe.{t}").fetchone()[0] for t in names}
+
+
+def test_slices_cover_the_window_without_gaps_or_overlaps():
+    with running_sandbox(WIDE) as sb:
+        client = StripeClient(StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
+                                                     requests_per_second=1000, max_workers=8))
+        gte, lt = WIDE.start_ts, WIDE.end_ts
+        with ThreadPoolExecutor(16) as pool:
+            walk = SlicedWalk(client, "/v1/charges", {}, CreatedWindow(gte, lt), table="charges",
+                              executor=pool, gate=WalkerGate(client, 8), convert=list)
+            rows = [row for page in walk if page is not None for row in page]
+        truth = sb.counts(gte, lt)["charges"]
+        slices = sorted(walk.slices)
+    assert len(slices) > 1, "a wide window should be walked by several cursors"
+    assert slices[0][0] == gte and slices[-1][1] == lt
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(slices)), slices
+    ids = [row["id"] for row in rows]
+    assert len(ids) == len(set(ids)) == truth
+    for row in rows:  # each object came from the slice holding its `created`
+        assert gte <= row["created"] < lt
+    # Splitting costs at most one partial page per extra slice.
+    assert client.progress.total_requests <= -(-truth // 100) + len(slices)
+
+
+def test_wide_window_loads_every_table_exactly(tmp_path):
+    with running_sandbox(WIDE) as sb:
+        settings = StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
+                                          requests_per_second=1000)
+        counts = _load(sb, tmp_path, settings)
+        truth = sb.counts(WIDE.start_ts, WIDE.end_ts)
+    assert counts == {t.name: truth[t.name] for t in TABLES}
+
+
+def test_budget_equal_to_the_rate_limit_gets_no_429s(tmp_path):
+    cfg = WIDE.replace(scale=6.0, rate_limit=25.0, latency_ms=20.0)
+    with running_sandbox(cfg) as sb:  # test key: the default budget is 25 req/s
+        settings = StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url)
+        assert settings.requests_per_second == 25.0
+        counts = _load(sb, tmp_path, settings, tables=["charges", "invoices", "customers"])
+        stats = sb.stats()
+        truth = sb.counts(cfg.start_ts, cfg.end_ts)
+    assert counts == {t: truth[t] for t in counts}
+    made = stats["total"]
+    assert made >= 50
+    assert stats["by_status"].get("429", 0) <= max(1, made // 100), stats["by_status"]
+
+
+def test_budget_adapts_down_on_429(tmp_path):
+    cfg = WIDE.replace(scale=6.0, rate_limit=15.0)
+    with running_sandbox(cfg) as sb:
+        settings = StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
+                                          requests_per_second=60.0)
+        counts = _load(sb, tmp_path, settings, tables=["charges", "customers", "invoices"])
+        budget = StripeClient(settings).http.budget  # the process-wide budget of the run
+        stats = sb.stats()
+        truth = sb.counts(cfg.start_ts, cfg.end_ts)
+    assert counts == {t: truth[t] for t in counts}
+    assert stats["by_status"].get("429", 0) > 0
+    assert budget.throttles > 0 and budget.rate < 60.0
+
+
+@pytest.mark.parametrize("table", ["charges"])
+def test_a_narrow_window_costs_no_extra_request(sandbox, table):
+    """One day (a normal partition) is walked by one cursor: minimum requests."""
+    from stripe_assets_tests.conftest import day_window
+
+    gte, lt = day_window("2024-05-03")
+    client = StripeClient(StripeSettings.resolve(api_key=sandbox.api_key,
+                                                 api_base=sandbox.base_url))
+    with ThreadPoolExecutor(4) as pool:
+        walk = SlicedWalk(client, TABLES_BY_NAME[table].path, {}, CreatedWindow(gte, lt),
+                          table=table, executor=pool, gate=WalkerGate(client, 8), convert=len)
+        rows = sum(n for n in walk if n is not None)
+    assert rows == sandbox.counts(gte, lt)[table]
+    assert client.progress.total_requests == max(1, -(-rows // 100))
