@@ -81,8 +81,7 @@ def _with_run_metadata(
     }
     metadata = {**(result.metadata or {}), **extra}
     if table in TABLES_BY_NAME:
-        rows = counters.rows if counters else 0
-        metadata = run_metadata(TABLES_BY_NAME[table], metadata, rows, total_rows)
+        metadata = run_metadata(TABLES_BY_NAME[table], metadata, total_rows)
     return MaterializeResult(asset_key=result.asset_key, metadata=metadata)
 
 

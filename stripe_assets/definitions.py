@@ -1,7 +1,7 @@
 """The code location: assets, table checks, resources, the job, the daily schedule and the
 Stripe events sensor."""
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 from dagster_dlt import DagsterDltResource
 
 from stripe_assets.assets import stripe_tables
@@ -16,4 +16,7 @@ defs = Definitions(
     schedules=[stripe_daily_schedule],
     sensors=[stripe_events_sensor],
     resources={"dlt": DagsterDltResource(), "stripe": StripeResource()},
+    # The load and its checks run one after the other: one process per run is enough (the
+    # default multiprocess executor would start a Python process per step).
+    executor=in_process_executor,
 )

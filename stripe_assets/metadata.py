@@ -78,15 +78,15 @@ def described(schema: TableSchema | None, table: StripeTable) -> TableSchema | N
     )
 
 
-def table_row_count(pipeline: dlt.Pipeline, table: str) -> int | None:
-    """Rows in the whole warehouse table, or None when it does not exist yet."""
+def table_row_count(pipeline: dlt.Pipeline, table: str) -> int:
+    """Rows in the whole warehouse table (0 while no row was ever loaded: no table yet)."""
     with pipeline.sql_client() as client:
         try:
             rows = client.execute_sql(
                 f"select count(*) from {client.make_qualified_table_name(table)}"
             )
         except DatabaseUndefinedRelation:
-            return None
+            return 0
     return int(rows[0][0])
 
 
@@ -104,11 +104,14 @@ def location_metadata(table: str) -> dict[str, Any]:
 
 
 def run_metadata(
-    table: StripeTable, metadata: dict[str, Any], rows_in_window: int, total_rows: int | None
+    table: StripeTable, metadata: dict[str, Any], total_rows: int | None
 ) -> dict[str, Any]:
     """Materialization metadata: row counts as numbers (plotted per partition), the described
-    schema and where to find the table.
+    schema and where to find the table. Rows of the run's window are the rows dlt loaded
+    (dagster-dlt's `rows_loaded`, left out when 0).
     """
+    loaded = metadata.get("rows_loaded")
+    rows_in_window = int(loaded.value if isinstance(loaded, MetadataValue) else loaded or 0)
     schema = metadata.get("dagster/column_schema")
     if isinstance(schema, MetadataValue):
         schema = schema.value

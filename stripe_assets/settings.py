@@ -6,6 +6,7 @@ starts, so the code location loads with no key set.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -41,7 +42,8 @@ PAGE_LIMIT = 100
 # Stripe's documented read limits: 25 req/s in test mode, 100 req/s in live mode.
 TEST_MODE_REQUESTS_PER_SECOND = 25.0
 LIVE_MODE_REQUESTS_PER_SECOND = 100.0
-DEFAULT_MAX_WORKERS = 8
+DEFAULT_MAX_WORKERS = 8  # at least; more under a high budget (`default_max_workers`)
+MAX_DEFAULT_WORKERS = 50
 REQUEST_TIMEOUT_SECONDS = 60.0
 # Retries of connection errors, timeouts, 5xx, 429, 409 lock_timeout and malformed pages.
 MAX_RETRIES = 15
@@ -111,14 +113,21 @@ class StripeSettings:
                 f"{API_BASE_ENV} at it."
             )
         rps = requests_per_second or _float(_lookup(REQUESTS_PER_SECOND_ENV))
+        rps = rps or default_requests_per_second(key)
         workers = max_workers or _int(_lookup(MAX_WORKERS_ENV))
         return cls(
             api_key=key,
             api_base=(api_base or _lookup(API_BASE_ENV) or DEFAULT_API_BASE).rstrip("/"),
             api_version=api_version or _lookup(API_VERSION_ENV) or DEFAULT_API_VERSION,
-            requests_per_second=rps or default_requests_per_second(key),
-            max_workers=workers or DEFAULT_MAX_WORKERS,
+            requests_per_second=rps,
+            max_workers=workers or default_max_workers(rps),
         )
+
+
+def default_max_workers(requests_per_second: float) -> int:
+    """Enough requests in flight to use the budget at Stripe's ~0.25-0.5 s per page: half
+    the budget (50 at live mode's 100 req/s), at least 8 and at most 50."""
+    return min(MAX_DEFAULT_WORKERS, max(DEFAULT_MAX_WORKERS, math.ceil(requests_per_second / 2)))
 
 
 def _float(value: str | None) -> float | None:

@@ -106,10 +106,11 @@ def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_e
         assert materialization.partition == "2024-05-04"
         meta = {k: v.value for k, v in materialization.metadata.items()}
         assert meta["dagster/partition_row_count"] == truth[table.name]
-        assert meta["dagster/row_count"] == truth[table.name]
+        assert meta.get("dagster/row_count") == truth[table.name], (table.name, meta)
         assert meta["warehouse"] == str(stripe_env.path)
-        described = {c.name: c.description for c in meta["dagster/column_schema"].columns}
-        assert described["id"] == table.column_descriptions["id"]
+        if truth[table.name]:  # dlt knows no columns of a table that never had a row
+            described = {c.name: c.description for c in meta["dagster/column_schema"].columns}
+            assert described["id"] == table.column_descriptions["id"]
 
 
 def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(

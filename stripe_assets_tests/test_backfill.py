@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -85,7 +85,7 @@ def _daemon(env: dict[str, str], log: Path) -> Iterator[None]:
                 proc.wait()
 
 
-def _wait_for_runs(instance: DagsterInstance, count: int, log: Path, timeout: float = 400):
+def _wait_for_runs(instance: DagsterInstance, count: int, log: Path, timeout: float = 480):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         records = instance.get_run_records(RunsFilter())
@@ -98,7 +98,7 @@ def _wait_for_runs(instance: DagsterInstance, count: int, log: Path, timeout: fl
 
 def _assert_all_succeeded(instance: DagsterInstance, records, count: int) -> None:
     failures = [
-        str(event.dagster_event.event_specific_data.error)[:2000]
+        str(event.dagster_event.event_specific_data.error)[-2500:]
         for r in records
         if r.dagster_run.status != DagsterRunStatus.SUCCESS
         for event in instance.all_logs(r.dagster_run.run_id)
@@ -107,8 +107,19 @@ def _assert_all_succeeded(instance: DagsterInstance, records, count: int) -> Non
     assert len(records) == count and not failures, failures
 
 
-def _overlaps(records) -> bool:
-    return any(b.start_time < a.end_time for a, b in itertools.pairwise(records))
+def _overlaps(instance: DagsterInstance, records) -> bool:
+    """Whether a run left the queue while the one before it was still running: the pool's
+    decision, independent of how long each run process takes to start."""
+    dequeued = {
+        r.dagster_run.run_id: instance.all_logs(
+            r.dagster_run.run_id, of_type=DagsterEventType.RUN_DEQUEUED
+        )[0].timestamp
+        for r in records
+    }
+    ordered = sorted(records, key=lambda r: dequeued[r.dagster_run.run_id])
+    return any(
+        dequeued[b.dagster_run.run_id] < a.end_time for a, b in itertools.pairwise(ordered)
+    )
 
 
 @pytest.mark.slow
@@ -135,7 +146,7 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
         sandbox, dagster_home, STRIPE_BACKFILL_POLICY="multi_run",
         DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
     )  # fmt: skip
-    partitions = ["2024-05-04", "2024-05-05", "2024-05-06"]
+    partitions = ["2024-05-04", "2024-05-05"]
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.add_backfill(
             PartitionBackfill.from_asset_partitions(
@@ -151,6 +162,7 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
         with _daemon(env, log):
             records = _wait_for_runs(instance, len(partitions), log)
             _assert_all_succeeded(instance, records, len(partitions))
+        assert not _overlaps(instance, records), "runs on one DuckDB file must not overlap"
 
     ranges = sorted(
         (r.dagster_run.tags[ASSET_PARTITION_RANGE_START_TAG],
@@ -158,8 +170,7 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
         for r in records
     )  # fmt: skip
     assert ranges == [(p, p) for p in partitions]  # one partition per run
-    assert not _overlaps(records), "runs on one DuckDB file must not overlap"
-    truth = sandbox.counts(*day_window(partitions[0], days=3))
+    truth = sandbox.counts(*day_window(partitions[0], days=2))
     assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
 
 
@@ -183,8 +194,8 @@ def test_job_backfill_on_postgres_runs_in_parallel_with_a_higher_pool_limit(
         with _daemon(env, log):
             records = _wait_for_runs(instance, len(partitions), log)
             _assert_all_succeeded(instance, records, len(partitions))
+        assert _overlaps(instance, records), "with 2 pool slots both runs should run at once"
 
-    assert _overlaps(records), "with 2 pool slots both runs should run at once"
     truth = sandbox.counts(*day_window(partitions[0], days=2))
     with psycopg2.connect(postgres_url) as con, con.cursor() as cur:
         loaded = {}

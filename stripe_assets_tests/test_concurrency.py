@@ -113,3 +113,17 @@ def test_a_narrow_window_costs_no_extra_request(sandbox, table):
         rows = sum(n for n in walk if n is not None)
     assert rows == sandbox.counts(gte, lt)[table]
     assert client.progress.total_requests == max(1, -(-rows // 100))
+
+
+def test_default_workers_follow_the_budget(monkeypatch):
+    """Enough requests in flight for the budget at ~0.25-0.5 s per page; env var wins."""
+    monkeypatch.delenv("STRIPE_MAX_WORKERS", raising=False)
+
+    def workers(rps: float) -> int:
+        return StripeSettings.resolve(api_key="sk_test_x", requests_per_second=rps).max_workers
+
+    assert workers(5) == 8
+    assert workers(25) == 13
+    assert workers(100) == 50 and workers(1000) == 50
+    monkeypatch.setenv("STRIPE_MAX_WORKERS", "3")
+    assert workers(100) == 3

@@ -151,3 +151,15 @@ def test_stats_count_templates_and_statuses(sandbox: Any, client: Client) -> Non
     assert stats["by_path"]["/v1/invoices"] == {"200": 1, "total": 1}
     assert stats["by_path"]["/v1/charges/{id}"] == {"404": 1, "total": 1}
     assert stats["by_status"] == {"200": 3, "404": 1, "401": 1}
+
+
+def test_balance_history_of_a_manual_payout_is_refused_like_stripe(client: Client) -> None:
+    payouts = client.ok("/v1/payouts", {"limit": 100})["data"]
+    manual = [p for p in payouts if not p["automatic"]]
+    automatic = [p for p in payouts if p["automatic"]]
+    assert manual and automatic, "the sandbox should hold both kinds of payout"
+    status, err = error(client, "/v1/balance_transactions", {"payout": manual[0]["id"]})
+    assert status == 400
+    assert err["param"] == "payout"
+    assert "automatic" in err["message"]
+    assert client.ok("/v1/balance_transactions", {"payout": automatic[0]["id"]})["object"] == "list"

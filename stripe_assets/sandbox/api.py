@@ -332,6 +332,10 @@ class Api:
         prow = self.d.payouts.row_of(po_id)
         if prow < 0:
             raise missing("payout", po_id, "payout", 400)
+        if not self.d.payouts.cols["automatic"][prow]:
+            # As Stripe: balance history can't be filtered on a manual payout.
+            raise ApiError(400, "Balance transaction history can only be filtered on automatic "
+                           "transfers, not manual.", param="payout", code="parameter_invalid")
         created = self.d.txns.created
         gte, lt = lp.gte, lp.lt
         preds: list[Callable[[int], bool]] = []

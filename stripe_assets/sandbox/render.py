@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import copy
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, compress, repeat
-from operator import add, floordiv, ge, getitem, gt, itemgetter, lt, mod, mul, ne, or_, sub
+from itertools import chain, repeat
+from operator import add, floordiv, ge, getitem, gt, itemgetter, lt, mod, mul, or_, sub
 from typing import Any
 
 import orjson
@@ -80,14 +81,16 @@ def gather(rows: Sequence[int]) -> Callable[[Sequence[Any]], Sequence[Any]]:
     if len(rows) == 1:
         r = rows[0]
         return lambda col: (col[r],)
+    if not rows:
+        return lambda col: ()
     return itemgetter(*rows)
 
 
 def ints(*cols: Iterable[int]) -> list[list[bytes]]:
-    """Each column of ints as a list of decimal bytes, all formatted in one join."""
+    """Each column of ints as a list of decimal bytes (orjson formats them all at once)."""
     cols_ = [c if isinstance(c, (list, tuple)) else list(c) for c in cols]
-    flat = " ".join(map(str, chain.from_iterable(cols_)))
-    parts = flat.encode().split(b" ") if flat else []
+    flat = list(chain.from_iterable(cols_))
+    parts = orjson.dumps(flat)[1:-1].split(b",") if flat else []
     out, i = [], 0
     for c in cols_:
         out.append(parts[i : i + len(c)])
@@ -95,9 +98,9 @@ def ints(*cols: Iterable[int]) -> list[list[bytes]]:
     return out
 
 
-def pick(table: Sequence[bytes], codes: Iterable[int]) -> Iterator[bytes]:
+def pick(table: Sequence[bytes], codes: Iterable[int]) -> Sequence[bytes]:
     """``table[code]`` for each code (a status code, a row with -1 for null, ...)."""
-    return map(table.__getitem__, codes)
+    return gather(codes if isinstance(codes, tuple) else tuple(codes))(table)
 
 
 def select(flags: Iterable[Any], if_false: Iterable[bytes], if_true: Iterable[bytes]
@@ -113,13 +116,13 @@ def const(value: Any) -> Iterator[Any]:
 class Plan:
     """A fixture split at its markers: constant chunks around ``len(names)`` slots.
 
-    ``order`` is the slot sequence the renderer passes columns in; a fixture whose serialized
-    slot order differs raises at build time.
+    ``order``, when given, is the slot sequence the renderer passes columns in; a fixture
+    whose serialized slot order differs raises at build time.
     """
 
     __slots__ = ("consts", "names", "stride")
 
-    def __init__(self, obj: dict[str, Any], order: Sequence[str]) -> None:
+    def __init__(self, obj: dict[str, Any], order: Sequence[str] | None = None) -> None:
         raw = orjson.dumps(obj)
         consts: list[bytes | None] = []
         names: list[str] = []
@@ -132,8 +135,23 @@ class Plan:
         self.consts = consts
         self.stride = len(consts)
         self.names = tuple(names)
-        if self.names != tuple(order):
+        if order is not None and self.names != tuple(order):
             raise AssertionError(f"template slots {self.names} != renderer order {tuple(order)}")
+
+    def fuse(self, first: int, last: int, name: str) -> Callable[..., bytes]:
+        """Make slots ``first..last`` one slot ``name`` (for values that come from one small
+        table); returns ``f(*old_values) -> new value`` to build that table with."""
+        inner = self.consts[2 * first + 2 : 2 * last + 1 : 2]
+        self.consts[2 * first + 1 : 2 * last + 2] = [None]
+        self.stride = len(self.consts)
+        self.names = (*self.names[:first], name, *self.names[last + 1 :])
+
+        def value(*vals: bytes) -> bytes:
+            out = [vals[0]]
+            for c, v in zip(inner, vals[1:], strict=True):
+                out += [c, v]
+            return b"".join(out)  # type: ignore[arg-type]
+        return value
 
     def render(self, n: int, cols: Sequence[Iterable[bytes]]) -> list[bytes]:
         """``n`` objects; ``cols[i]`` holds the n values of slot i (JSON or raw bytes)."""
@@ -144,6 +162,26 @@ class Plan:
         for i, col in enumerate(cols):
             out[2 * i + 1 :: stride] = col
         return list(map(b"".join, zip(*[iter(out)] * stride, strict=False)))
+
+    def render_named(self, n: int, cols: dict[str, Any]) -> list[bytes]:
+        """``render`` with the columns given by slot name."""
+        return self.render(n, [cols[name] for name in self.names])
+
+
+def by_shape(rows: Sequence[int], shapes: Sequence[int],
+             render: Callable[[Sequence[int], int], list[bytes]]) -> list[bytes]:
+    """``render(rows_of_one_shape, shape)`` per distinct shape, results in ``rows`` order."""
+    first = shapes[0]
+    if shapes.count(first) == len(shapes):
+        return render(rows, first)
+    groups: dict[int, list[int]] = {}
+    for i, shape in enumerate(shapes):
+        groups.setdefault(shape, []).append(i)
+    out: list[bytes] = [b""] * len(rows)
+    for shape, idx in groups.items():
+        for i, b in zip(idx, render([rows[i] for i in idx], shape), strict=True):
+            out[i] = b
+    return out
 
 
 def list_bytes(url: str | bytes, items: list[bytes], has_more: bool,
@@ -219,6 +257,8 @@ class Renderer:
         self.ch_desc = bytearray()
         self.ch_year = bytearray()
         self.ch_pm: list[bytes] = []
+        # per line item: price * 256 + quantity + 128
+        self.line_pq = array("H")
         self.sync()
         self.customer = self._customer()
         self.charge = self._charge()
@@ -288,6 +328,12 @@ class Renderer:
             self.ch_desc += bytes((h >> 8) % len(DESCRIPTIONS) for h in hs)
             self.ch_year += bytes((h >> 16) % 6 for h in hs)
             self.ch_pm += [b"%016X" % (h & 0xFFFFFFFFFFFF) for h in hs]
+        lines = self.d.lines
+        have, n = len(self.line_pq), len(lines)
+        if have < n:
+            price, qty = lines.cols["price"], lines.cols["qty"]
+            self.line_pq.extend(map(add, map(mul, price[have:n], repeat(256)),
+                                    map(add, qty[have:n], repeat(128))))
 
     def name_email(self, crow: int) -> tuple[str, str]:
         """The customer's generated (name, email)."""
@@ -389,88 +435,103 @@ class Renderer:
         sub_li = dict(li, type="subscription")
         del li["subscription_item"]
         del sub_li["invoice_item"]
-        plan_one = Plan(li, ("amount", "amount", "description", "id", "ii", "end", "start",
-                             "price", "qty", "subscription", "unit", "invoice"))
-        plan_sub = Plan(sub_li, ("amount", "amount", "description", "id", "end", "start",
-                                 "price", "qty", "subscription", "unit", "invoice", "item"))
+        plans = {
+            0: Plan(li, ("amount", "amount", "description", "id", "ii", "end", "start", "price",
+                         "qty", "subscription", "unit", "invoice")),
+            1: Plan(sub_li, ("amount", "amount", "description", "id", "end", "start", "price",
+                             "qty", "subscription", "unit", "invoice", "item")),
+        }
+        # slots that only depend on (price, qty) become one slot each, from a table indexed by
+        # the line's ``pq`` = price * 256 + qty + 128 (qty is a signed byte)
+        keys = [(p, q) for p in range(len(d.prices)) for q in range(-128, 128)]
+        head, mid = {}, {}
+        for shape, plan in plans.items():
+            at = plan.names.index("price")
+            f_mid = plan.fuse(at, at + 1, "price_qty")
+            f_head = plan.fuse(0, 2, "head")
+            head[shape] = [f_head(b"%d" % (d.prices[p].unit_amount * q),
+                                  b"%d" % (d.prices[p].unit_amount * q),
+                                  orjson.dumps(f"{q} \u00d7 {d.prices[p].nickname}"))
+                           for p, q in keys]
+            mid[shape] = [f_mid(self.prices[p], b"%d" % q) for p, q in keys]
         t = d.lines
-        ids, cols = t.ids, t.cols
-        parent_c, price_c, qty_c, item_c = cols["parent"], cols["price"], cols["qty"], cols["item"]
+        ids, item_c = t.ids, t.cols["item"]
+        parent_c, price_c = t.cols["parent"], t.cols["price"]
+        pq_c = self.line_pq
+        sync = self.sync
         inv_created, inv_sub, inv_ids = d.invoices.created, d.invoices.cols["sub"], d.invoices.ids
         sub_q, item_q = d.subscriptions.quoted_ids(), d.items.quoted_ids()
-        prices = self.prices
-        units = [p.unit_amount for p in d.prices]
-        units_b = [b"%d" % u for u in units]
+        units_b = [b"%d" % p.unit_amount for p in d.prices]
         period = [(365 if p.interval == "year" else 30) * DAY for p in d.prices]
-        # description by price * 256 + qty + 128 (qty is a signed byte)
-        descs = [orjson.dumps(f"{q} \u00d7 {p.nickname}") for p in d.prices
-                 for q in range(-128, 128)]
 
-        def batch(rows: Sequence[int], for_sub: bool) -> list[bytes]:
+        def batch(rows: Sequence[int], shape: int) -> list[bytes]:
             g = gather(rows)
-            inv, price, qty, lid = g(parent_c), g(price_c), g(qty_c), g(ids)
-            gi = gather(inv)
+            pq, lid = g(pq_c), g(ids)
+            gi = gather(g(parent_c))
             created = gi(inv_created)
-            amount, q = (list(map(mul, pick(units, price), qty)), qty)
-            desc = pick(descs, map(add, map(mul, price, repeat(256)), map(add, qty, repeat(128))))
-            sref = pick(sub_q, gi(inv_sub))
-            if for_sub:
-                am, end, start, qb = ints(amount, map(add, created, pick(period, price)),
-                                          created, q)
-                return plan_sub.render(len(rows), (
-                    am, am, desc, lid, end, start, pick(prices, price), qb, sref,
-                    pick(units_b, price), gi(inv_ids), pick(item_q, g(item_c))))
-            am, start, qb = ints(amount, created, q)
-            return plan_one.render(len(rows), (
-                am, am, desc, lid, [x[3:] for x in lid], start, start, pick(prices, price), qb,
-                sref, pick(units_b, price), gi(inv_ids)))
+            cols = {"head": pick(head[shape], pq), "price_qty": pick(mid[shape], pq),
+                    "id": lid, "subscription": pick(sub_q, gi(inv_sub)),
+                    "unit": pick(units_b, g(price_c)), "invoice": gi(inv_ids)}
+            if shape:
+                end, start = ints(map(add, created, pick(period, g(price_c))), created)
+                cols.update(end=end, start=start, item=pick(item_q, g(item_c)))
+            else:
+                (start,) = ints(created)
+                cols.update(end=start, start=start, ii=[x[3:] for x in lid])
+            return plans[shape].render_named(len(rows), cols)
 
         def lines(rows: Sequence[int]) -> list[bytes]:
             if not rows:
                 return []
-            is_sub = [x >= 0 for x in gather(rows)(item_c)]
-            if all(is_sub):
-                return batch(rows, True)
-            if not any(is_sub):
-                return batch(rows, False)
-            subs = iter(batch(list(compress(rows, is_sub)), True))
-            ones = iter(batch(list(compress(rows, [not x for x in is_sub])), False))
-            return [next(subs) if x else next(ones) for x in is_sub]
+            sync()
+            return by_shape(rows, list(map(ge, gather(rows)(item_c), repeat(0))), batch)
         return lines
 
     def _invoice(self) -> Callable[[Sequence[int]], list[bytes]]:
         d = self.d
-        inv = _fixture("invoice")
         acct = d.account_id
-        inv.update(id="@@id@@", created=_mark("created"), customer=_mark("customer"),
-                   customer_email=_mark("email"), customer_name=_mark("name"),
-                   subscription=_mark("subscription"), charge=_mark("charge"),
-                   amount_due=_mark("total"), amount_paid=_mark("paid_amount"),
-                   amount_remaining=_mark("remaining"), subtotal=_mark("total"),
-                   subtotal_excluding_tax=_mark("total"), total=_mark("total"),
-                   total_excluding_tax=_mark("total"), status="@@status@@",
-                   paid=_mark("paid"), number=_mark("number"), period_start=_mark("created"),
-                   period_end=_mark("created"), due_date=_mark("due_date"),
-                   effective_at=_mark("effective_at"), next_payment_attempt=None,
-                   webhooks_delivered_at=_mark("created"), hosted_invoice_url=_mark("hosted"),
-                   invoice_pdf=_mark("pdf"), billing_reason="@@reason@@",
-                   collection_method="@@collection@@", attempted=_mark("attempted"),
-                   attempt_count=_mark("attempts"), auto_advance=_mark("auto_advance"),
-                   ending_balance=_mark("ending_balance"),
-                   status_transitions={"finalized_at": _mark("finalized"),
-                                       "marked_uncollectible_at": _mark("uncollectible"),
-                                       "paid_at": _mark("paid_at"),
-                                       "voided_at": _mark("voided")},
-                   lines={"data": [_mark("lines")], "has_more": _mark("lines_more"),
-                          "object": "list", "total_count": _mark("lines_total"),
-                          "url": "/v1/invoices/@@id@@/lines"})
-        plan = Plan(inv, (
-            "total", "paid_amount", "remaining", "attempts", "attempted", "auto_advance",
-            "reason", "charge", "collection", "created", "customer", "email", "name",
-            "due_date", "effective_at", "ending_balance", "hosted", "id", "pdf", "lines",
-            "lines_more", "lines_total", "id", "number", "paid", "created", "created", "status",
-            "finalized", "uncollectible", "paid_at", "voided", "subscription", "total", "total",
-            "total", "total", "created"))
+        paid_status, void_status, uncollectible = 2, 3, 4
+
+        def plan(status: int, send: int) -> Plan:
+            """The invoice template for one (status, collection method): what only depends
+            on those is constant."""
+            final, paid = status != 0, status == paid_status
+            idle = not final or send
+            inv = _fixture("invoice")
+            inv.update(
+                id="@@id@@", created=_mark("created"), customer=_mark("customer"),
+                customer_email=_mark("email"), customer_name=_mark("name"),
+                subscription=_mark("subscription"), charge=_mark("charge"),
+                amount_due=_mark("total"), amount_paid=_mark("total") if paid else 0,
+                amount_remaining=0 if status in (paid_status, void_status) else _mark("total"),
+                subtotal=_mark("total"), subtotal_excluding_tax=_mark("total"),
+                total=_mark("total"), total_excluding_tax=_mark("total"),
+                status=INVOICE_STATUS[status], paid=paid,
+                number="@@number@@-@@seq@@" if final else None,
+                period_start=_mark("created"), period_end=_mark("created"),
+                due_date=_mark("due_date") if send else None,
+                effective_at=_mark("created") if final else None, next_payment_attempt=None,
+                webhooks_delivered_at=_mark("created"),
+                hosted_invoice_url=f"https://invoice.stripe.com/i/{acct}/@@id@@" if final
+                else None,
+                invoice_pdf=f"https://pay.stripe.com/invoice/{acct}/@@id@@/pdf" if final
+                else None,
+                billing_reason="@@reason@@", collection_method=COLLECTION[send],
+                attempted=not idle, attempt_count=0 if idle else 1,
+                auto_advance=status < paid_status, ending_balance=0 if final else None,
+                status_transitions={
+                    "finalized_at": _mark("created") if final else None,
+                    "marked_uncollectible_at": _mark("uncollectible")
+                    if status == uncollectible else None,
+                    "paid_at": _mark("created") if paid else None,
+                    "voided_at": _mark("voided") if status == void_status else None},
+                lines={"data": [_mark("lines")], "has_more": _mark("lines_more"),
+                       "object": "list", "total_count": _mark("lines_total"),
+                       "url": "/v1/invoices/@@id@@/lines"})
+            return Plan(inv)
+
+        plans = {status * 2 + send: plan(status, send)
+                 for status in range(len(INVOICE_STATUS)) for send in (0, 1)}
         t = d.invoices
         created_c, ids, cols = t.created, t.ids, t.cols
         status_c, total_c, customer_c = cols["status"], cols["total"], cols["customer"]
@@ -483,52 +544,43 @@ class Renderer:
         lines = d.lines
         rel = d.invoice_lines
         lstart, lcount = rel.start, rel.count
-        hosted_fmt = b'"https://invoice.stripe.com/i/' + acct.encode() + b'/%b"'
-        pdf_fmt = b'"https://pay.stripe.com/invoice/' + acct.encode() + b'/%b/pdf"'
-        number_fmt = b'"%b-%04d"'
         reasons = tuple(x.encode() for x in BILLING_REASON)
-        collections = tuple(x.encode() for x in COLLECTION)
-        statuses = tuple(x.encode() for x in INVOICE_STATUS)
-        paid_status, void_status, uncollectible = 2, 3, 4
-        is_paid = tuple(int(s == paid_status) for s in range(len(INVOICE_STATUS)))
-        owes = tuple(int(s not in (paid_status, void_status)) for s in range(len(INVOICE_STATUS)))
-        auto_advance = tuple(FALSE if s >= paid_status else TRUE
-                             for s in range(len(INVOICE_STATUS)))
-        is_void = tuple(s == void_status for s in range(len(INVOICE_STATUS)))
-        is_uncollectible = tuple(s == uncollectible for s in range(len(INVOICE_STATUS)))
+        seqs = [b"%04d" % (i + 1) for i in range(10000)]
+
+        def batch(rows: Sequence[int], shape: int) -> list[bytes]:
+            status, send = divmod(shape, 2)
+            g = gather(rows)
+            created, crow = g(created_c), g(customer_c)
+            extra: list[Iterable[int]] = []
+            if send:
+                extra.append(map(add, created, repeat(30 * DAY)))
+            if status == void_status:
+                extra.append(map(add, created, repeat(DAY)))
+            elif status == uncollectible:
+                extra.append(map(add, created, repeat(3 * DAY)))
+            ldata, lmore, ltotal = embedded(lines, g(lstart), g(lcount), False)
+            tb, cr, ltotal_b, *more = ints(g(total_c), created, ltotal, *extra)
+            cols = {"total": tb, "created": cr, "customer": pick(cus_q, crow),
+                    "email": pick(emails, crow), "name": pick(names, crow), "id": g(ids),
+                    "subscription": pick(sub_q, g(sub_c)), "charge": pick(ch_q, g(charge_c)),
+                    "reason": pick(reasons, g(reason_c)), "lines": ldata, "lines_more": lmore,
+                    "lines_total": ltotal_b}
+            if send:
+                cols["due_date"] = more.pop(0)
+            if status == void_status:
+                cols["voided"] = more.pop(0)
+            elif status == uncollectible:
+                cols["uncollectible"] = more.pop(0)
+            if status:
+                cols["number"] = pick(prefixes, crow)
+                cols["seq"] = pick(seqs, map(mod, rows, repeat(10000)))
+            return plans[shape].render_named(len(rows), cols)
 
         def invoices(rows: Sequence[int]) -> list[bytes]:
             sync()
-            n = len(rows)
             g = gather(rows)
-            st, total, crow, send = g(status_c), g(total_c), g(customer_c), g(coll_c)
-            created, iid = g(created_c), g(ids)
-            final = list(map(bool, st))  # not a draft
-            idle = list(map(or_, map(ne, final, repeat(True)), map(bool, send)))
-            tb, paid_amount, remaining, cr, due, voided, uncoll = ints(
-                total, map(mul, total, pick(is_paid, st)), map(mul, total, pick(owes, st)),
-                created, map(add, created, repeat(30 * DAY)), map(add, created, repeat(DAY)),
-                map(add, created, repeat(3 * DAY)))
-            nulls = repeat(NULL)
-            cr_final = list(select(final, nulls, cr))
-            paid = tuple(pick(BOOL, pick(is_paid, st)))
-            ldata, lmore, ltotal = embedded(lines, g(lstart), g(lcount), False)
-            (ltotal_b,) = ints(ltotal)
-            seq = map(add, map(mod, rows, repeat(10000)), repeat(1))
-            number = select(final, nulls, map(number_fmt.__mod__, zip(
-                pick(prefixes, crow), seq, strict=False)))
-            return plan.render(n, (
-                tb, paid_amount, remaining, pick((b"1", b"0"), idle), pick(BOOL, map(ne, idle,
-                repeat(True))), pick(auto_advance, st), pick(reasons, g(reason_c)),
-                pick(ch_q, g(charge_c)), pick(collections, send), cr, pick(cus_q, crow),
-                pick(emails, crow), pick(names, crow), select(send, nulls, due), cr_final,
-                select(final, nulls, repeat(b"0")),
-                select(final, nulls, map(hosted_fmt.__mod__, iid)), iid,
-                select(final, nulls, map(pdf_fmt.__mod__, iid)), ldata, lmore, ltotal_b, iid,
-                number, paid, cr, cr, pick(statuses, st), cr_final,
-                select(pick(is_uncollectible, st), nulls, uncoll),
-                select(pick(is_paid, st), nulls, cr), select(pick(is_void, st), nulls, voided),
-                pick(sub_q, g(sub_c)), tb, tb, tb, tb, cr))
+            return by_shape(rows, list(map(add, map(mul, g(status_c), repeat(2)), g(coll_c))),
+                            batch)
         return invoices
 
     def _item(self) -> Callable[[Sequence[int]], list[bytes]]:

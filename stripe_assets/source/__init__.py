@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +26,7 @@ from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
 from stripe_assets.source.arrow import ArrowPages, batch_item, quiet_json_hint_warnings
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeNotFoundError
+from stripe_assets.source.memory import bound_allocators, release_freed_memory
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.source.slicing import CreatedWindow, SlicedWalk, WalkerGate
 from stripe_assets.tables import TABLES, StripeTable, children_of, embedded_fields_of
@@ -46,6 +47,7 @@ class _Run:
         self._client: StripeClient | None = None
         self._walkers: ThreadPoolExecutor | None = None
         self._children: ThreadPoolExecutor | None = None
+        self._child_walkers: ThreadPoolExecutor | None = None
         self._gate: WalkerGate | None = None
         self._lock = threading.Lock()
 
@@ -60,6 +62,11 @@ class _Run:
                     workers + len(TABLES), thread_name_prefix="stripe-list"
                 )
                 self._children = ThreadPoolExecutor(workers, thread_name_prefix="stripe-child")
+                # Apart from the list walkers: those may all wait on a full queue whose
+                # consumer waits (through dlt) on the children, which need these threads.
+                self._child_walkers = ThreadPoolExecutor(
+                    workers, thread_name_prefix="stripe-child-walk"
+                )
                 self._gate = WalkerGate(self._client, workers)
             return self._client
 
@@ -76,6 +83,23 @@ class _Run:
             gate=self._gate,
             convert=convert,
             queue_pages=max(8, client.settings.max_workers),
+        )
+
+    def walk_children(self, table: str, path: str, params: dict[str, Any]) -> SlicedWalk:
+        """One parent's child list with no known `created` range (a payout's transactions),
+        walked by several cursors when long."""
+        client = self.get()
+        assert self._child_walkers is not None and self._gate is not None
+        return SlicedWalk(
+            client,
+            path,
+            params,
+            CreatedWindow(),
+            table=table,
+            executor=self._child_walkers,
+            gate=self._gate,
+            convert=lambda rows: rows,
+            split_open_below=True,
         )
 
     def children(self) -> ThreadPoolExecutor:
@@ -130,6 +154,7 @@ def _batched(items: Iterator[Any], size: Callable[[Any], int], merge: Callable) 
         if held and (rows >= BATCH_ROWS or time.monotonic() - since >= BATCH_SECONDS):
             yield merge(held)
             held, rows = [], 0
+            release_freed_memory()
         elif item is None:
             yield None
     if held:
@@ -207,11 +232,14 @@ def _children(table: StripeTable, run: _Run, arrow: ArrowPages) -> Callable[[Par
         params = {k: v.replace("{id}", parent_id) for k, v in link.params.items()}
         client = run.get()
         rows: Page = []
+        if starting_after is None and not link.embedded_field:
+            pages: Iterable[Page | None] = run.walk_children(table.name, path, params)
+        else:
+            pages = client.iter_pages(path, params, table=table.name, starting_after=starting_after)
         try:
-            for page in client.iter_pages(
-                path, params, table=table.name, starting_after=starting_after
-            ):
-                rows.extend(page)
+            for page in pages:
+                if page:
+                    rows.extend(page)
         except StripeNotFoundError as exc:
             # The parent was deleted mid-run: its children are gone with it.
             client.progress.skipped_parent(table.name, parent_id, str(exc))
@@ -300,6 +328,18 @@ def keep_dlt_columns() -> None:
             dlt.config[key] = True
 
 
+# DuckDB caches up to 80% of RAM by default: its load step grew with volume (850 MB at 250k
+# rows). Bounded, it spills to its temp directory instead.
+DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def bound_duckdb_memory() -> None:
+    """Default `memory_limit` of DuckDB connections opened by dlt (explicit config wins)."""
+    key = "destination.duckdb.credentials.global_config"
+    if dlt.config.get(key) is None:
+        dlt.config[key] = {"memory_limit": DUCKDB_MEMORY_LIMIT}
+
+
 def stripe_source(
     window: CreatedWindow | None = None,
     settings: StripeSettings | Callable[[], StripeSettings] = StripeSettings.resolve,
@@ -308,7 +348,9 @@ def stripe_source(
 ) -> DltSource:
     """The `stripe` dlt source. Nothing is requested (and no key read) until extraction."""
     quiet_json_hint_warnings()
+    bound_allocators()
     keep_dlt_columns()
+    bound_duckdb_memory()
     run = _Run(settings, progress or RunProgress())
     resources = stripe_resources(window or CreatedWindow(), run, tables)
 

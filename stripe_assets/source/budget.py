@@ -6,9 +6,13 @@ import hashlib
 import threading
 import time
 
+# Our bucket holds half a second of tokens while Stripe's holds about one: requests that
+# leave spaced but arrive bunched (thread scheduling, network jitter) then still find tokens.
+BURST_SECONDS = 0.5
+
 
 class RequestBudget:
-    """Token bucket: `rate` requests per second with a one-second burst.
+    """Token bucket: `rate` requests per second with a half-second burst.
 
     On a 429 the rate drops by a quarter (never below 1 req/s); it climbs back by 5% after
     every 50 answers without one, up to the configured rate.
@@ -30,7 +34,8 @@ class RequestBudget:
         while True:
             with self._lock:
                 now = time.monotonic()
-                self._tokens = min(self.rate, self._tokens + (now - self._updated) * self.rate)
+                burst = max(1.0, self.rate * BURST_SECONDS)
+                self._tokens = min(burst, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
@@ -50,7 +55,7 @@ class RequestBudget:
     def throttled(self) -> None:
         with self._lock:
             self.rate = max(1.0, self.rate * 0.75)
-            self._tokens = min(self._tokens, self.rate)
+            self._tokens = min(self._tokens, max(1.0, self.rate * BURST_SECONDS))
             self._since_throttle = 0
             self.throttles += 1
 

@@ -111,6 +111,7 @@ class SlicedWalk(Generic[T]):
         convert: Callable[[list[Row]], T],
         queue_pages: int = 16,
         poll_seconds: float = 0.05,
+        split_open_below: bool = False,
     ) -> None:
         self.client = client
         self.path = path
@@ -121,6 +122,7 @@ class SlicedWalk(Generic[T]):
         self.gate = gate
         self.convert = convert
         self.poll_seconds = poll_seconds
+        self.split_open_below = split_open_below
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_pages)
         self._pending = 0
         self._lock = threading.Lock()
@@ -162,6 +164,7 @@ class SlicedWalk(Generic[T]):
         paginator = FlooredPaginator()
         params = {**self.params, **CreatedWindow(gte, lt).params()}
         seen = 0
+        newest: int | None = None
         for rows in self.client.iter_pages(
             self.path, params, table=self.table, paginator=paginator
         ):
@@ -170,10 +173,14 @@ class SlicedWalk(Generic[T]):
             if rows:
                 self._put(self.convert(rows))
             seen += len(rows)
-            if not paginator.has_next_page or gte is None:
+            if not rows or not paginator.has_next_page:
                 continue
+            newest = newest if newest is not None else int(rows[0]["created"])
             oldest = int(rows[-1]["created"])  # everything unread is in [gte, oldest]
-            mid = self._split_point(gte, lt, oldest, seen)
+            if gte is None:
+                mid = self._open_split_point(lt, newest, oldest, seen)
+            else:
+                mid = self._split_point(gte, lt, oldest, seen)
             if mid is not None:
                 self._start(gte, mid)
                 gte = mid
@@ -190,6 +197,21 @@ class SlicedWalk(Generic[T]):
         if unread_rows < MIN_SPLIT_PAGES * PAGE_LIMIT or not self.gate.try_split():
             return None
         return gte + (oldest - gte + 1) // 2
+
+    def _open_split_point(
+        self, lt: int | None, newest: int, oldest: int, seen: int
+    ) -> int | None:
+        """A window open below (a payout's transactions: how far back is unknown) hands off
+        everything older than the next ~MIN_SPLIT_PAGES pages, judged by the density seen
+        (None: do not split). The new walker does the same, so a long list is soon walked by
+        several cursors, at the cost of about one partial page per hand-off."""
+        if not self.split_open_below:
+            return None
+        read_span = max(1, (lt if lt is not None else newest + 1) - oldest)
+        span = max(1, int(MIN_SPLIT_PAGES * PAGE_LIMIT * read_span / max(1, seen)))
+        if oldest - span < 1 or not self.gate.try_split():
+            return None
+        return oldest - span
 
     # -- consumer side ---------------------------------------------------------------------
 
