@@ -1,12 +1,13 @@
 """The code location: assets, table checks, resources, the job, the daily schedule and the
 Stripe events sensor."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 from dagster_dlt import DagsterDltResource
 
 from stripe_assets.assets import stripe_tables
 from stripe_assets.automation import stripe_daily_schedule, stripe_events_sensor, stripe_job
 from stripe_assets.checks import stripe_table_checks
+from stripe_assets.executors import executor_from_settings
 from stripe_assets.resources import StripeResource
 
 defs = Definitions(
@@ -16,7 +17,7 @@ defs = Definitions(
     schedules=[stripe_daily_schedule],
     sensors=[stripe_events_sensor],
     resources={"dlt": DagsterDltResource(), "stripe": StripeResource()},
-    # The load and its checks run one after the other: one process per run is enough (the
-    # default multiprocess executor would start a Python process per step).
-    executor=in_process_executor,
+    # In-process by default (the load and its checks run one after the other; a process per
+    # step costs seconds); STRIPE_EXECUTOR picks multiprocess or a distributed engine.
+    executor=executor_from_settings(),
 )

@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from stripe_assets.settings import pool_name
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_YAML = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
 
@@ -137,6 +139,10 @@ def dev_main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     with running_sandbox(config) as sandbox:
         env = _run_env(sandbox.base_url, sandbox.api_key, dagster_home, warehouse)
+        # A fresh instance only applies the pool's default limit after it has seen the pool
+        # once; set it now so the first queued runs on one DuckDB file already go one by one.
+        pool_limit = [_dagster_bin(), "instance", "concurrency", "set", pool_name(), "1"]
+        subprocess.run(pool_limit, env=env, check=True, cwd=PROJECT_ROOT, capture_output=True)
         command = [_dagster_bin(), "dev", "-h", "127.0.0.1", "-p", str(args.port)]
         print(f"Sandbox at {sandbox.base_url}; Dagster UI on http://127.0.0.1:{args.port}")
         process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)

@@ -127,3 +127,28 @@ def test_default_workers_follow_the_budget(monkeypatch):
     assert workers(100) == 50 and workers(1000) == 50
     monkeypatch.setenv("STRIPE_MAX_WORKERS", "3")
     assert workers(100) == 3
+
+
+def test_a_long_payout_is_walked_by_several_cursors_exactly():
+    """A payout's transactions (no known `created` range) are split open-below: same rows as
+    one sequential cursor, each once, by several walkers."""
+    with running_sandbox(WIDE) as sb:
+        client = StripeClient(StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
+                                                     requests_per_second=1000, max_workers=8))
+        payouts = [p for page in client.iter_pages("/v1/payouts", {}, table="payouts")
+                   for p in page if p["automatic"]]
+        longest, expected = None, []
+        for payout in payouts:
+            ids = [t["id"] for page in client.iter_pages(
+                "/v1/balance_transactions", {"payout": payout["id"]},
+                table="payout_transactions") for t in page]
+            if len(ids) > len(expected):
+                longest, expected = payout["id"], ids
+        assert len(expected) > 300, "the fixture should hold a payout of several pages"
+        with ThreadPoolExecutor(16) as pool:
+            walk = SlicedWalk(client, "/v1/balance_transactions", {"payout": longest},
+                              CreatedWindow(), table="payout_transactions", executor=pool,
+                              gate=WalkerGate(client, 8), convert=list, split_open_below=True)
+            ids = [row["id"] for page in walk if page is not None for row in page]
+    assert len(walk.slices) > 1
+    assert len(ids) == len(set(ids)) and set(ids) == set(expected)

@@ -69,7 +69,8 @@ def child_counts(client: Client, walked: dict[str, list[dict[str, Any]]]) -> dic
         assert all(si["subscription"] == sub["id"] for si in got)
         items += len(got)
     for po in walked["payouts"]:
-        txns += len(client.walk("/v1/balance_transactions", {"payout": po["id"]}))
+        if po["automatic"]:  # Stripe refuses balance history of manual payouts (400)
+            txns += len(client.walk("/v1/balance_transactions", {"payout": po["id"]}))
     return {"invoice_line_items": lines, "subscription_items": items, "payout_transactions": txns}
 
 
