@@ -196,6 +196,7 @@ def _parent_resource(
                         todo.append((parent["id"], data[-1]["id"] if data else None))
                 if embedded:
                     batch.embedded[kid.name] = [kid_arrow[kid.name].convert(embedded)]
+                    run.progress.embedded(kid.name, len(embedded))
             else:
                 todo = [(parent["id"], None) for parent in rows if link.applies_to(parent)]
             batch.more[kid.name] = todo

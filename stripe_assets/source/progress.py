@@ -44,6 +44,11 @@ class RunProgress:
             counters.rows += rows
         self._maybe_log(table)
 
+    def embedded(self, table: str, rows: int) -> None:
+        """Child rows that came embedded in their parents' page (no request of their own)."""
+        with self._lock:
+            self.tables[table].rows += rows
+
     def request(self, table: str) -> None:
         with self._lock:
             self.tables[table].requests += 1
