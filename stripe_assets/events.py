@@ -14,14 +14,11 @@ import dlt
 import orjson
 import pyarrow as pa
 from dlt.extract.resource import DltResource
-from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import Request, Response
 
-from stripe_assets.settings import PAGE_LIMIT
 from stripe_assets.source import CreatedWindow
-from stripe_assets.source.client import StripeClient, check_list_page
+from stripe_assets.source.client import StripeClient
 from stripe_assets.tables import TABLES_BY_NAME, children_of
 
 Event = dict[str, Any]
@@ -70,23 +67,11 @@ class _NewerPaginator(BasePaginator):
         request.params["ending_before"] = self._cursor
 
 
-class _Pages(RESTClient):
-    def extract_response(self, response: Response, data_selector: Any) -> list[Any]:
-        return response.stripe_page["data"]  # type: ignore[attr-defined,no-any-return]
-
-
 class StripeEvents:
     """Reads `/v1/events` with a project `StripeClient` (budget, retries, counters)."""
 
     def __init__(self, client: StripeClient) -> None:
         self.client = client
-        settings = client.settings
-        self._rest = _Pages(
-            base_url=settings.api_base,
-            headers={"Stripe-Version": settings.api_version},
-            auth=BearerTokenAuth(settings.api_key),
-            session=client.http.session,
-        )
 
     def newest(self) -> Event | None:
         """The most recent event, or None when the account has none (within retention)."""
@@ -100,15 +85,9 @@ class StripeEvents:
         """
         events: list[Event] = []
         paginator = _NewerPaginator(event_id)
-        pages = self._rest.paginate(
-            EVENTS_PATH,
-            params={"limit": PAGE_LIMIT},
-            paginator=paginator,
-            hooks={"response": [check_list_page]},
-        )
+        pages = self.client.iter_pages(EVENTS_PATH, table=EVENTS_PATH, paginator=paginator)
         for n, page in enumerate(pages, start=1):
-            self.client.progress.page(EVENTS_PATH, len(page))
-            events.extend(reversed(list(page)))  # each page is newest first
+            events.extend(reversed(page))  # each page is newest first
             if n >= max_pages:
                 return events, paginator.has_next_page
         return events, False

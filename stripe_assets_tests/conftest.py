@@ -141,3 +141,20 @@ def postgres_url() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
         admin.close()
+
+
+def postgres_counts(url: str) -> dict[str, int]:
+    """Rows per table in the `stripe` schema of a PostgreSQL database (0 for a table with no
+    rows yet, which dlt has not created)."""
+    import psycopg2
+
+    loaded: dict[str, int] = {}
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        for table in TABLES:
+            cur.execute("select to_regclass(%s)", (f"stripe.{table.name}",))
+            if cur.fetchone()[0] is None:
+                loaded[table.name] = 0
+                continue
+            cur.execute(f"select count(*) from stripe.{table.name}")
+            loaded[table.name] = cur.fetchone()[0]
+    return loaded

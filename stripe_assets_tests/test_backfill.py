@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.execution.backfill import PartitionBackfill
@@ -28,7 +27,7 @@ from dagster._time import get_current_timestamp
 
 from stripe_assets.definitions import defs
 from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import day_window
+from stripe_assets_tests.conftest import day_window, postgres_counts
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -214,13 +213,4 @@ def test_job_backfill_on_postgres_runs_in_parallel_with_a_higher_pool_limit(
         assert _overlaps(instance, records), _timeline(instance, records)
 
     truth = sandbox.counts(*day_window(partitions[0], days=2))
-    with psycopg2.connect(postgres_url) as con, con.cursor() as cur:
-        loaded = {}
-        for table in TABLES:
-            cur.execute("select to_regclass(%s)", (f"stripe.{table.name}",))
-            if cur.fetchone()[0] is None:
-                loaded[table.name] = 0
-                continue
-            cur.execute(f"select count(*) from stripe.{table.name}")
-            loaded[table.name] = cur.fetchone()[0]
-    assert loaded == {t.name: truth[t.name] for t in TABLES}
+    assert postgres_counts(postgres_url) == {t.name: truth[t.name] for t in TABLES}

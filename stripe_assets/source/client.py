@@ -259,7 +259,7 @@ class StripeClient:
         *,
         table: str,
         starting_after: str | None = None,
-        paginator: StripeCursorPaginator | None = None,
+        paginator: BasePaginator | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield each page's objects, following the cursor until `has_more` is false."""
         for page in self._rest().paginate(
