@@ -56,7 +56,7 @@ def test_children_validate(client: Client) -> None:
         assert_valid("subscription_item", item)
         assert item["subscription"] == big_sub["id"]
         assert client.ok(f"/v1/subscription_items/{item['id']}") == item
-    payouts = client.walk("/v1/payouts")
+    payouts = [p for p in client.walk("/v1/payouts") if p["automatic"]]  # manual: a 400
     busiest = max(payouts, key=lambda p: len(client.walk("/v1/balance_transactions",
                                                           {"payout": p["id"]})))
     txns = client.walk("/v1/balance_transactions", {"payout": busiest["id"]})

@@ -95,7 +95,7 @@ def run_phase(base_url: str, key: str, shares: list[list[Walk]]) -> dict:
 
 def find_parents(base_url: str, key: str) -> dict[str, list[str]]:
     """Client process: ids of invoices with >= 100 lines, subscriptions with > 10 items and
-    all payouts (one walk of each list; not timed)."""
+    all automatic payouts (one walk of each list; not timed)."""
     out: dict[str, list[str]] = {"invoices": [], "subscriptions": [], "payouts": []}
     conn = _connect(base_url)
     try:
@@ -103,7 +103,8 @@ def find_parents(base_url: str, key: str) -> dict[str, list[str]]:
               and out["invoices"].append(o["id"]))
         _walk(conn, key, "/v1/subscriptions", {"status": "all"},
               lambda o: o["items"]["total_count"] > 10 and out["subscriptions"].append(o["id"]))
-        _walk(conn, key, "/v1/payouts", {}, lambda o: out["payouts"].append(o["id"]))
+        _walk(conn, key, "/v1/payouts", {},
+              lambda o: o["automatic"] and out["payouts"].append(o["id"]))
     finally:
         conn.close()
     return out
