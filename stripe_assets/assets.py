@@ -30,7 +30,7 @@ from stripe_assets.settings import (
 )
 from stripe_assets.source import CreatedWindow, stripe_source
 from stripe_assets.source.client import StripeClient, table_of
-from stripe_assets.source.errors import StripeAPIError
+from stripe_assets.source.errors import StripePermissionError
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format
@@ -98,8 +98,11 @@ def _remove_deleted(
     selected = [k.path[-1] for k in context.selected_asset_keys]
     try:
         deleted = deleted_ids(StripeEvents(StripeClient(settings, progress)), window, selected)
-    except StripeAPIError as exc:  # e.g. a restricted key without Events read permission
-        context.log.warning(f"Could not read deletion events, deletions not applied: {exc}")
+    except StripePermissionError as exc:  # a restricted key without Events read permission
+        context.log.warning(
+            f"Could not read deletion events, deletions not applied: {exc}. Grant the key "
+            "read access to Events to remove deleted customers and invoices."
+        )
         return
     resources = deletion_resources(deleted, selected)
     if resources:
