@@ -60,6 +60,9 @@ class StripeTranslator(DagsterDltTranslator):
         )
 
 
+DAY = 86_400
+
+
 def _iso(ts: int | None) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else "open"
 
@@ -81,7 +84,8 @@ def _with_run_metadata(
     }
     metadata = {**(result.metadata or {}), **extra}
     if table in TABLES_BY_NAME:
-        metadata = run_metadata(TABLES_BY_NAME[table], metadata, total_rows)
+        one_day = window.gte is not None and window.lt is not None and window.lt - window.gte <= DAY
+        metadata = run_metadata(TABLES_BY_NAME[table], metadata, total_rows, one_day)
     return MaterializeResult(asset_key=result.asset_key, metadata=metadata)
 
 

@@ -104,11 +104,13 @@ def location_metadata(table: str) -> dict[str, Any]:
 
 
 def run_metadata(
-    table: StripeTable, metadata: dict[str, Any], total_rows: int | None
+    table: StripeTable, metadata: dict[str, Any], total_rows: int | None, one_partition: bool
 ) -> dict[str, Any]:
     """Materialization metadata: row counts as numbers (plotted per partition), the described
     schema and where to find the table. Rows of the run's window are the rows dlt loaded
-    (dagster-dlt's `rows_loaded`, left out when 0).
+    (dagster-dlt's `rows_loaded`, left out when 0). A single run over several partitions
+    reports them as `rows` only: Dagster copies the materialization to every partition of the
+    range, so a per-partition count would be the range's total.
     """
     loaded = metadata.get("rows_loaded")
     rows_in_window = int(loaded.value if isinstance(loaded, MetadataValue) else loaded or 0)
@@ -117,7 +119,7 @@ def run_metadata(
         schema = schema.value
     extra = dict(
         TableMetadataSet(
-            partition_row_count=rows_in_window,
+            partition_row_count=rows_in_window if one_partition else None,
             row_count=total_rows,
             column_schema=described(schema if isinstance(schema, TableSchema) else None, table),
         )

@@ -60,6 +60,12 @@ def test_single_run_backfill_of_a_range(sandbox, stripe_env, instance):
     assert result.success
     truth = sandbox.counts(*day_window("2024-05-01", days=3))
     assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
+    # One run over three partitions: the window's rows, never posing as one partition's count.
+    for event in result.asset_materializations_for_node("stripe"):
+        table = event.asset_key.path[-1]
+        assert "dagster/partition_row_count" not in event.metadata
+        if truth[table]:
+            assert event.metadata["rows"].value == truth[table]
 
 
 def test_selecting_only_invoice_line_items(sandbox, stripe_env, instance):
