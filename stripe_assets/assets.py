@@ -29,7 +29,7 @@ from stripe_assets.settings import (
     pool_name,
 )
 from stripe_assets.source import CreatedWindow, stripe_source
-from stripe_assets.source.client import StripeClient, table_of
+from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripePermissionError
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
@@ -162,4 +162,4 @@ def stripe_tables(
     context.log.info(progress.summary())
 
 
-__all__ = ["StripeTranslator", "asset_key", "stripe_tables", "table_of"]
+__all__ = ["StripeTranslator", "asset_key", "stripe_tables"]

@@ -58,10 +58,6 @@ class MissingApiKeyError(RuntimeError):
     """No Stripe key was configured for a run."""
 
 
-def _mask(key: str) -> str:
-    return f"{key[:8]}****{key[-4:]}" if len(key) > 12 else "****"
-
-
 def default_requests_per_second(api_key: str) -> float:
     """25 req/s for test-mode keys, 100 for live keys (Stripe's read limits)."""
     is_test = api_key.startswith(("sk_test_", "rk_test_"))
@@ -89,10 +85,6 @@ class StripeSettings:
     api_version: str = DEFAULT_API_VERSION
     requests_per_second: float = TEST_MODE_REQUESTS_PER_SECOND
     max_workers: int = DEFAULT_MAX_WORKERS
-
-    @property
-    def masked_key(self) -> str:
-        return _mask(self.api_key)
 
     @classmethod
     def resolve(

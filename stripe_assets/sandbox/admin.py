@@ -25,12 +25,6 @@ if TYPE_CHECKING:
     from .core import Sandbox
 
 API_VERSION = b"2022-11-15"
-COLUMN_FIELDS = {
-    "charges": {"amount", "amount_refunded", "refunded", "status", "customer", "invoice"},
-    "invoices": {"status", "paid", "charge", "customer", "subscription", "total"},
-    "subscriptions": {"status", "canceled_at", "customer"},
-    "payouts": {"status", "amount"},
-}
 UPDATABLE = {"metadata", "description", "name", "email", "phone"}
 RANDOM_OPS = (
     ("customers", "update", 18), ("customers", "create", 10), ("customers", "delete", 3),

@@ -115,9 +115,6 @@ class SandboxConfig:
     def replace(self, **changes: Any) -> SandboxConfig:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 def validate_faults(faults: dict[str, float]) -> None:
     """Check fault kinds and that the probabilities are within [0, 1] and sum to <= 1."""

@@ -109,10 +109,6 @@ def select(flags: Iterable[Any], if_false: Iterable[bytes], if_true: Iterable[by
     return map(getitem, zip(if_false, if_true, strict=False), map(bool, flags))
 
 
-def const(value: Any) -> Iterator[Any]:
-    return repeat(value)
-
-
 class Plan:
     """A fixture split at its markers: constant chunks around ``len(names)`` slots.
 
@@ -334,14 +330,6 @@ class Renderer:
             price, qty = lines.cols["price"], lines.cols["qty"]
             self.line_pq.extend(map(add, map(mul, price[have:n], repeat(256)),
                                     map(add, qty[have:n], repeat(128))))
-
-    def name_email(self, crow: int) -> tuple[str, str]:
-        """The customer's generated (name, email)."""
-        if crow < 0:
-            return "Guest", "guest@example.com"
-        h = mix(self.k, crow)
-        first, last = FIRST[h % len(FIRST)], LAST[(h >> 8) % len(LAST)]
-        return f"{first} {last}", f"{first}.{last}.{crow}@example.com".lower()
 
     # -- row renderers ------------------------------------------------------------------------
 
@@ -732,5 +720,3 @@ class Renderer:
                                               map(lt, created, repeat(pending_from))))))
         return txns
 
-
-RowRenderer = Callable[[Sequence[int]], list[bytes]]

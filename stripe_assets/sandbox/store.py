@@ -61,13 +61,6 @@ class Table:
     def id_of(self, row: int) -> str:
         return self.codec.encode(row)
 
-    def bid(self, row: int) -> bytes:
-        """The id as bytes."""
-        ids = self.ids
-        if row >= len(ids):
-            self.sync_ids()
-        return ids[row]
-
     def sync_ids(self) -> list[bytes]:
         """Encode the ids of rows added since the last call (all of them the first time)."""
         ids = self.ids
@@ -79,8 +72,6 @@ class Table:
             if self.qids is not None:
                 self.qids[-1:] = [b'"%b"' % x for x in new] + [b"null"]
         return ids
-
-    precompute_ids = sync_ids
 
     def quoted_ids(self) -> list[bytes]:
         """``qids``, built on first use (renderers that reference this table ask for it)."""
@@ -223,10 +214,6 @@ class RenderCache:
 
     def __len__(self) -> int:
         return len(self.d)
-
-    @property
-    def used(self) -> int:
-        return self.budget - self.left
 
 
 def _unset_renderer(rows: Sequence[int]) -> list[bytes]:

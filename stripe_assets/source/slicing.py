@@ -73,7 +73,6 @@ class WalkerGate:
         self.client = client
         self.max_walkers = max_walkers
         self.active = 0
-        self.splits = 0
         self._lock = threading.Lock()
 
     def enter(self) -> None:
@@ -89,7 +88,6 @@ class WalkerGate:
             if self.active >= self.max_walkers or self.client.http.budget.saturated:
                 return False
             self.active += 1
-            self.splits += 1
             return True
 
 
