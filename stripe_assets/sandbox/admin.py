@@ -4,13 +4,15 @@ Mutations change objects the way Stripe would and append the matching events:
 
 ``POST /_sandbox/mutate`` with ``{"actions": [{"op": ..., "resource": ..., "id": ...}, ...]}``
 and/or ``{"random": N}``. Ops: ``create``, ``update`` (``changes`` = top-level fields such as
-``metadata``, ``description``, ``name``, ``email``), ``delete`` (customers), ``refund``
-(charges), ``pay`` / ``void`` (invoices), ``cancel`` (subscriptions), ``random``.
+``metadata``, ``description``, ``name``, ``email``), ``delete`` (customers, canceling their
+subscriptions), ``refund`` (charges), ``pay`` / ``void`` (invoices), ``cancel``
+(subscriptions), ``random``.
 """
 
 from __future__ import annotations
 
 import random
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -152,6 +154,7 @@ class Admin:
             "objects": d.total_objects(),
             "tables": {k: len(t) for k, t in d.tables.items()} | {"events": len(d.events)},
             "generation_seconds": self.sb.generation_seconds,
+            "render_seconds": self.sb.render_seconds,
             "start_ts": d.start_ts,
             "end_ts": d.end_ts,
             "account": d.account_id,
@@ -247,7 +250,7 @@ class Admin:
         if patch:
             obj = orjson.loads(table.render_row(row))
             obj.update(patch)
-            table.cache[row] = orjson.dumps(obj)
+            table.overrides[row] = orjson.dumps(obj)
 
     def _patch(self, table: Table, row: int, changes: dict[str, Any]) -> None:
         table.patches.setdefault(row, {}).update(changes)
@@ -294,11 +297,20 @@ class Admin:
     # per-resource ops
 
     def delete_customers(self, row: int) -> dict[str, Any]:
+        """As Stripe: the customer's subscriptions that have not ended are canceled first
+        (``customer.subscription.deleted`` each), then ``customer.deleted``."""
         t = self.d.customers
+        subs = self.d.subscriptions
+        status, customer = subs.cols["status"], subs.cols["customer"]
+        ended = {SUB_STATUS.index("canceled"), SUB_STATUS.index("incomplete_expired")}
+        mine = compress(range(len(customer)), map(row.__eq__, customer))
+        canceled = [self.cancel_subscriptions(s) for s in mine if status[s] not in ended]
         obj = t.render(row)
         t.deleted[row] = 1
         t.remove_key(row)
-        return self._result("delete", t, row, [self._event("customer.deleted", obj)])
+        events = [e for r in canceled for e in r["events"]]
+        return self._result("delete", t, row, [*events, self._event("customer.deleted", obj)],
+                            canceled_subscriptions=[r["id"] for r in canceled])
 
     def refund_charges(self, row: int) -> dict[str, Any]:
         t = self.d.charges

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from .data import INVOICE_STATUS, PAYOUT_STATUS, SUB_STATUS
 from .errors import ApiError, bad_param, missing, unknown_param, unknown_url
-from .render import list_bytes
+from .expand import HELD, LIST, check, expand, expand_params
+from .render import commas, list_bytes
 from .store import Pred, Table, page_seq, page_table
 
 if TYPE_CHECKING:
     from .core import Sandbox
 
 MAX_LIMIT = 100
+ROOTS = {
+    "/v1/account": "account",
+    "/v1/accounts/{id}": "account",
+    "/v1/events": LIST + "event",
+    "/v1/events/{id}": "event",
+    "/v1/invoices/{id}/lines": LIST + "line_item",
+    "/v1/subscription_items": LIST + "subscription_item",
+    "/v1/subscription_items/{id}": "subscription_item",
+}
+"""Object type served per path template where the table name does not give it."""
 RANGE_OPS = ("gt", "gte", "lt", "lte")
 SUB_STATUS_FILTERS = {*SUB_STATUS, "all", "ended"}
 Params = dict[str, str | list[str]]
@@ -148,6 +161,24 @@ class Api:
         self.d = sb.data
 
     def handle(self, method: str, path: str, query: str) -> tuple[str, bytes]:
+        params = parse_query(query) if query else {}
+        paths = expand_params(params) if query and "expand" in query else []
+        template, body = self.route(method, path, params)
+        if paths:
+            root = ROOTS.get(template) or self.d.tables[template.split("/")[2]].obj
+            if template not in ROOTS and template.count("/") == 2:
+                root = LIST + root
+            checked = check(paths, root)
+            obj = orjson.loads(body)
+            expand(obj, checked, root, self._fetch)
+            body = orjson.dumps(obj)
+        return template, body
+
+    def _fetch(self, obj_type: str, obj_id: str) -> dict[str, Any]:
+        return orjson.loads(self.retrieve(self.d.tables[HELD[obj_type]], obj_id))
+
+    def route(self, method: str, path: str, params: Params) -> tuple[str, bytes]:
+        """(path template, JSON body) of a request; raises ApiError."""
         parts = path.rstrip("/").split("/")[2:] if path != "/v1/" else []
         if method != "GET":
             if method in ("POST", "DELETE") and parts and parts[0] in (*RESOURCES, "events",
@@ -155,11 +186,15 @@ class Api:
                 raise ApiError(400, f"The sandbox serves Stripe reads only ({method} {path}); "
                                "change data through POST /_sandbox/mutate.")
             raise unknown_url(method, path)
-        params = parse_query(query) if query else {}
         n = len(parts)
         if n == 1 and parts[0] == "account":
             self._no_params(params, frozenset())
             return "/v1/account", self.sb.renderer.account
+        if n == 2 and parts[0] == "accounts":
+            self._no_params(params, frozenset())
+            if parts[1] != self.d.account_id:
+                raise missing("account", parts[1])
+            return "/v1/accounts/{id}", self.sb.renderer.account
         if not parts or parts[0] == "":
             raise unknown_url(method, path)
         name = parts[0]
@@ -282,7 +317,7 @@ class Api:
         pred = self._filters(res, lp)
         after, before = self._cursor_key(table, lp)
         rows, has_more = page_table(table, lp.gte, lp.lt, lp.limit, after, before, pred)
-        return list_bytes(res.url, table.render_many(rows), has_more)
+        return list_bytes(res.url, table.page_parts(rows), has_more)
 
     def _child_page(self, table: Table, seq: range | list[int], lp: ListParams, url: str,
                     pred: Pred = None) -> bytes:
@@ -305,7 +340,7 @@ class Api:
             else:
                 before = pos
         rows, has_more = page_seq(seq, lp.limit, after, before)
-        return list_bytes(url, table.render_many(rows), has_more)
+        return list_bytes(url, table.page_parts(rows), has_more)
 
     def invoice_lines(self, invoice_id: str, params: Params) -> bytes:
         lp = parse_list_params(params, frozenset(), created=False)
@@ -385,4 +420,4 @@ class Api:
             else:
                 before = ev.keys[row]
         rows, has_more = page_table(ev, gte, lp.lt, lp.limit, after, before, pred)
-        return list_bytes("/v1/events", [ev.data[r] for r in rows], has_more)
+        return list_bytes("/v1/events", commas([ev.data[r] for r in rows]), has_more)

@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activity-per-second", type=float, default=0.0,
                    help="random background mutations per second")
     p.add_argument("--event-retention-days", type=int, default=30)
-    p.add_argument("--cache-mb", type=int, default=768,
-                   help="memory for caching rendered objects (MB, 0 = off)")
+    p.add_argument("--no-prerender", dest="prerender", action="store_false",
+                   help="render each table on its first read instead of at start-up")
     p.add_argument("--clock-offset", type=float, default=0.0, help="initial clock offset (s)")
     p.add_argument("--ready-json", action="store_true",
                    help="also print one 'SANDBOX_READY {json}' line when listening")
@@ -72,7 +72,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         spike_rate=args.spike_rate, spike_ms=args.spike_ms, retry_after=args.retry_after,
         should_retry_header=args.should_retry_header,
         activity_per_second=args.activity_per_second, clock_offset=args.clock_offset,
-        event_retention_days=args.event_retention_days, cache_mb=args.cache_mb,
+        event_retention_days=args.event_retention_days, prerender=args.prerender,
     )
 
 

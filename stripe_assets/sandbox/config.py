@@ -86,8 +86,9 @@ class SandboxConfig:
     clock_offset: float = 0.0
     """Initial sandbox clock offset in seconds (sandbox now = wall clock + offset)."""
     event_retention_days: int = 30
-    cache_mb: int = 768
-    """Memory budget for caching rendered JSON of served objects (0 = render every time)."""
+    prerender: bool = True
+    """Render every object's JSON at start-up (fast first pages; about 1 GB per million
+    objects). False renders each table on its first read instead (quick start for tests)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -106,8 +107,7 @@ class SandboxConfig:
             raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         if self.scale < 0:
             raise ValueError("scale must be >= 0")
-        for name in ("latency_ms", "jitter_ms", "rate_limit", "spike_rate", "spike_ms",
-                     "cache_mb"):
+        for name in ("latency_ms", "jitter_ms", "rate_limit", "spike_rate", "spike_ms"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         validate_faults(self.faults)

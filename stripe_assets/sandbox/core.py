@@ -16,7 +16,6 @@ from .errors import ApiError, api_error, lock_timeout, mask_key, rate_limited
 from .faults import FaultInjector
 from .ids import IdCodec
 from .render import Renderer
-from .store import RenderCache
 
 NO_KEY_MESSAGE = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
@@ -115,12 +114,15 @@ class Sandbox:
         self.cfg = cfg
         t0 = time.perf_counter()
         self.data = generate(cfg)
-        self.render_cache = RenderCache(int(cfg.cache_mb * 2**20))
-        for i, table in enumerate(self.data.tables.values()):
-            table.lru = self.render_cache
-            table.kbase = (i + 1) << 32
+        for table in self.data.tables.values():
             table.sync_ids()
         self.renderer = Renderer(self.data)
+        self.render_seconds = 0.0
+        if cfg.prerender:
+            t1 = time.perf_counter()
+            for table in self.data.tables.values():
+                table.flush()
+            self.render_seconds = time.perf_counter() - t1
         self.generation_seconds = time.perf_counter() - t0
         self.clock = Clock(cfg.clock_offset)
         self.stats = Stats()

@@ -9,8 +9,9 @@ only: ``itemgetter(*rows)`` gathers column values, ``map`` over small lookup tab
 status codes into JSON, ints of all columns are formatted in one ``str.join``, and a
 ``select`` picks ``null`` or a value. ``Plan.render`` then lays the columns into one list
 (``out[slot::stride] = column``) and joins each object's stretch of it: no per-object Python
-code, dicts or orjson calls. Embedded child lists (invoice lines, subscription items) are
-rendered in one batch for all parents and joined per parent.
+code, dicts or orjson calls. A parent's embedded child list (invoice lines, subscription
+items) is rendered as ``EMBED_MARK``: the table splits the render there and joins its
+children's renders in at serving time (``store.Table``).
 """
 
 from __future__ import annotations
@@ -36,14 +37,15 @@ from .data import (
     mix,
 )
 from .fixtures import FIXTURES
-from .store import Table
+from .store import EMBEDDED_LIMIT
 
 _MARK = re.compile(rb'"@@=(\w+)@@"|@@(\w+)@@')
 NULL = b"null"
 TRUE = b"true"
 FALSE = b"false"
 BOOL = (FALSE, TRUE)
-EMBEDDED_LIMIT = 10
+EMBED_MARK = b"\0"
+"""Where an embedded list's data goes in a parent's render (never in JSON output)."""
 
 FIRST = ("Ada", "Alan", "Grace", "Linus", "Margaret", "Ken", "Barbara", "Dennis", "Frances",
          "Edsger", "Radia", "Tim", "Sophie", "John", "Katherine", "Guido", "Hedy", "Donald",
@@ -180,12 +182,13 @@ def by_shape(rows: Sequence[int], shapes: Sequence[int],
     return out
 
 
-def list_bytes(url: str | bytes, items: list[bytes], has_more: bool,
+def list_bytes(url: str | bytes, parts: list[bytes], has_more: bool,
                total: int | None = None) -> bytes:
     """A Stripe list object: data, has_more, object, url (and total_count when given).
 
-    Takes ownership of ``items`` (its first and last entries are replaced) so the page is
-    copied once: the list's head and tail are glued to the first and last object.
+    ``parts`` are pieces whose concatenation is the data's comma-separated objects
+    (``Table.page_parts``, ``commas``); the list takes ownership of them and joins the page
+    in one copy.
     """
     tail = b'],"has_more":true,"object":"list"' if has_more else \
         b'],"has_more":false,"object":"list"'
@@ -193,32 +196,25 @@ def list_bytes(url: str | bytes, items: list[bytes], has_more: bool,
         tail += b',"total_count":%d' % total
     if isinstance(url, str):
         url = url.encode()
-    tail += b',"url":"' + url + b'"}'
+    parts.insert(0, b'{"data":[')
+    parts.append(tail + b',"url":"' + url + b'"}')
+    return b"".join(parts)
+
+
+def commas(items: Sequence[bytes]) -> list[bytes]:
+    """``items`` with ``b","`` between them (``list_bytes`` parts)."""
     if not items:
-        return b'{"data":[' + tail
-    if len(items) == 1:
-        return b'{"data":[' + items[0] + tail
-    items[0] = b'{"data":[' + items[0]
-    items[-1] = items[-1] + tail
-    return b",".join(items)
+        return []
+    out = [b","] * (2 * len(items) - 1)
+    out[::2] = items
+    return out
 
 
-def embedded(child: Table, starts: Sequence[int], counts: Sequence[int], newest_first: bool
-             ) -> tuple[list[bytes], list[bytes], list[int]]:
-    """For parents whose children are rows ``start .. start+count``: per parent, the joined
-    renders of its first ``EMBEDDED_LIMIT`` children, ``has_more`` and the total count."""
-    if newest_first:
-        raise NotImplementedError("embedded lists are oldest first")
-    shown = list(map(min, counts, repeat(EMBEDDED_LIMIT)))
-    ends = list(map(add, starts, shown))
-    rows = list(chain.from_iterable(map(range, starts, ends)))
-    renders = child.render_embedded(rows) if rows else []
-    offsets = [0]
-    for k in shown:
-        offsets.append(offsets[-1] + k)
-    data = list(map(b",".join, map(renders.__getitem__, map(slice, offsets, offsets[1:]))))
+def embedded_marks(counts: Sequence[int]) -> tuple[list[bytes], list[bytes], list[int]]:
+    """Per parent with ``counts`` children: the embed marker (the table composes the data),
+    ``has_more`` and the total count of its embedded list."""
     more = list(pick(BOOL, map(gt, counts, repeat(EMBEDDED_LIMIT))))
-    return data, more, list(counts)
+    return [EMBED_MARK] * len(counts), more, list(counts)
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -267,8 +263,10 @@ class Renderer:
         d.customers.render_rows = self.customer
         d.charges.render_rows = self.charge
         d.invoices.render_rows = self.invoice
+        d.invoices.embed = d.invoice_lines
         d.lines.render_rows = self.line
         d.subscriptions.render_rows = self.subscription
+        d.subscriptions.embed = d.sub_items
         d.items.render_rows = self.item
         d.payouts.render_rows = self.payout
         d.txns.render_rows = self.txn
@@ -529,9 +527,7 @@ class Renderer:
                               d.charges.quoted_ids())
         names, emails, prefixes = self.cust_name, self.cust_email, self.cust_prefix
         sync = self.sync
-        lines = d.lines
-        rel = d.invoice_lines
-        lstart, lcount = rel.start, rel.count
+        lcount = d.invoice_lines.count
         reasons = tuple(x.encode() for x in BILLING_REASON)
         seqs = [b"%04d" % (i + 1) for i in range(10000)]
 
@@ -546,7 +542,7 @@ class Renderer:
                 extra.append(map(add, created, repeat(DAY)))
             elif status == uncollectible:
                 extra.append(map(add, created, repeat(3 * DAY)))
-            ldata, lmore, ltotal = embedded(lines, g(lstart), g(lcount), False)
+            ldata, lmore, ltotal = embedded_marks(g(lcount))
             tb, cr, ltotal_b, *more = ints(g(total_c), created, ltotal, *extra)
             cols = {"total": tb, "created": cr, "customer": pick(cus_q, crow),
                     "email": pick(emails, crow), "name": pick(names, crow), "id": g(ids),
@@ -616,9 +612,7 @@ class Renderer:
         latest_c, coll_c = cols["latest_invoice"], cols["collection"]
         cus_ids = d.customers.ids
         inv_q = d.invoices.quoted_ids()
-        items = d.items
-        rel = d.sub_items
-        istart, icount = rel.start, rel.count
+        icount = d.sub_items.count
         statuses = tuple(x.encode() for x in SUB_STATUS)
         collections = tuple(x.encode() for x in COLLECTION)
         trialing = tuple(s == "trialing" for s in SUB_STATUS)
@@ -643,7 +637,7 @@ class Renderer:
             nulls = repeat(NULL)
             canceled_at = list(select(was_canceled, nulls, canceled_b))
             trial = list(pick(trialing, st))
-            idata, imore, itotal = embedded(items, g(istart), g(icount), False)
+            idata, imore, itotal = embedded_marks(g(icount))
             (itotal_b,) = ints(itotal)
             return plan.render(n, (
                 cr, canceled_at, pick(CANCELLATION_B, was_canceled), pick(collections, send),

@@ -159,14 +159,15 @@ def cli_args(cfg: SandboxConfig) -> list[str]:
             "--jitter-ms", str(cfg.jitter_ms), "--rate-limit", str(cfg.rate_limit),
             "--spike-rate", str(cfg.spike_rate), "--spike-ms", str(cfg.spike_ms),
             "--activity-per-second", str(cfg.activity_per_second),
-            "--event-retention-days", str(cfg.event_retention_days),
-            "--cache-mb", str(cfg.cache_mb)]
+            "--event-retention-days", str(cfg.event_retention_days)]
     if cfg.faults:
         args += ["--faults", json.dumps(cfg.faults)]
     if cfg.retry_after is not None:
         args += ["--retry-after", str(cfg.retry_after)]
     if cfg.should_retry_header:
         args.append("--should-retry-header")
+    if not cfg.prerender:
+        args.append("--no-prerender")
     if cfg.clock_offset:
         args += ["--clock-offset", str(cfg.clock_offset)]
     return args

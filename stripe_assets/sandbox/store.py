@@ -1,16 +1,19 @@
 """Compact columnar object store: sorted keys for newest-first paging, child ranges, counts.
 
 A row's sort key is ``created << SHIFT | row``, so ``keys`` (an ``array('q')``) orders rows by
-``created`` with ties broken by row number, and a created window is two bisects.
+``created`` with ties broken by row number, and a created window is two bisects. Every row's
+JSON is rendered once (``Table.flush``, at start-up) and re-rendered only when the row changes,
+so a page is a C-level gather and one join of stored bytes.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any
 
 from .ids import IdCodec
@@ -22,7 +25,13 @@ Pred = Callable[[int], bool] | None
 
 
 class Table:
-    """One resource: per-row columns in arrays, plus the sorted keys of listable rows."""
+    """One resource: per-row columns in arrays, the sorted keys of listable rows, and every
+    row's rendered JSON (``frags``), kept current as rows change.
+
+    A table with an embedded child list (``embed``: invoice lines, subscription items) keeps
+    each row's render split around the list's ``data``: ``frags[row]`` before it, ``tails[row]``
+    after it; a page joins them with the children's ``frags``.
+    """
 
     def __init__(self, name: str, obj: str, codec: IdCodec) -> None:
         self.name = name
@@ -33,13 +42,16 @@ class Table:
         self.deleted = bytearray()
         self.cols: dict[str, array] = {}
         self.patches: dict[int, dict[str, Any]] = {}
-        self.cache: dict[int, bytes] = {}
-        """Renders of mutated (patched) rows: authoritative, never evicted."""
-        self.lru = RenderCache(0)
-        self.kbase = 0
-        """This table's tag in the shared render cache's keys (``kbase | row``)."""
+        self.overrides: dict[int, bytes] = {}
+        """Whole renders of patched rows (they win over ``frags``)."""
+        self.frags: list[bytes] = []
+        self.tails: list[bytes] = []
+        self.stale: set[int] = set()
+        """Rendered rows whose columns changed since (re-rendered by ``flush``)."""
+        self.embed: ChildRel | None = None
         self.render_rows: Callable[[Sequence[int]], list[bytes]] = _unset_renderer
-        """Renders rows (in one batch) from their columns, ignoring caches and overrides."""
+        """Renders rows (in one batch) from their columns; for an ``embed`` table each render
+        holds one NUL byte where the embedded list's data goes."""
         self.ids: list[bytes] = []
         """Every row's id as bytes (kept in step with ``created`` by ``sync_ids``)."""
         self.qids: list[bytes] | None = None
@@ -80,61 +92,107 @@ class Table:
             self.qids = [b'"%b"' % x for x in self.ids] + [b"null"]
         return self.qids
 
-    def render_row(self, row: int) -> bytes:
-        """A fresh render of one row (no cache, no override)."""
-        return self.render_rows((row,))[0]
-
     def row_of(self, obj_id: str) -> int:
         """Row for an id of this table, -1 if it is not one."""
         row = self.codec.decode(obj_id)
         return row if 0 <= row < len(self.created) else -1
 
-    def render(self, row: int) -> bytes:
-        """JSON bytes of a row: a mutated row's override, else the (cached) template render."""
-        b = self.cache.get(row)
-        if b is not None:
-            return b
-        return self.render_many((row,))[0]
+    # -- renders -------------------------------------------------------------------------------
 
-    def render_many(self, rows: Sequence[int]) -> list[bytes]:
-        """``[render(r) for r in rows]``: overrides and cached renders, the rest rendered in
-        one batch and cached."""
-        over = self.cache
-        lru = self.lru
-        get, touch = lru.d.get, lru.d.move_to_end
-        kbase = self.kbase
-        out: list[bytes] = []
-        missing: list[int] = []
-        for r in rows:
-            b = over.get(r) if over else None
-            if b is None:
-                b = get(kbase | r)
-                if b is None:
-                    missing.append(len(out))
+    def flush(self, batch: int = 4096) -> None:
+        """Render the rows added or invalidated since the last call (every row the first
+        time), ``batch`` rows per renderer call."""
+        if self.embed is not None:
+            self.embed.child.flush(batch)
+        have, n = len(self.frags), len(self.created)
+        if not self.stale and have == n:
+            return
+        todo = sorted(self.stale)
+        self.stale.clear()
+        if have < n:
+            self.frags.extend(repeat(b"", n - have))
+            if self.embed is not None:
+                self.tails.extend(repeat(b"", n - have))
+            todo.extend(range(have, n))
+        frags, tails = self.frags, self.tails
+        for i in range(0, len(todo), batch):
+            rows = todo[i : i + batch]
+            renders = self.render_rows(rows)
+            if self.embed is None:
+                if rows[-1] - rows[0] == len(rows) - 1:  # ``todo`` is sorted and unique
+                    frags[rows[0] : rows[-1] + 1] = renders
                 else:
-                    touch(kbase | r)
-            out.append(b)  # type: ignore[arg-type]
-        if missing:
-            todo = [rows[i] for i in missing]
-            fresh = self.render_rows(todo)
-            for i, b in zip(missing, fresh, strict=True):
-                out[i] = b
-            lru.put_many(kbase, todo, fresh)
-        return out
-
-    def render_embedded(self, rows: Sequence[int]) -> list[bytes]:
-        """Renders of child rows embedded in parents' renders, in one batch and not cached
-        (the parents' renders are)."""
-        out = self.render_rows(rows)
-        over = self.cache
-        if over:
-            out = [over.get(r) or b for r, b in zip(rows, out, strict=True)]
-        return out
+                    for r, b in zip(rows, renders, strict=True):
+                        frags[r] = b
+            else:
+                for r, (head, nul, tail) in zip(rows, map(bytes.partition, renders,
+                                                          repeat(b"\0")), strict=True):
+                    if not nul:
+                        raise AssertionError(f"{self.name}: render lacks its embed marker")
+                    frags[r] = head
+                    tails[r] = tail
 
     def invalidate(self, row: int) -> None:
-        """Forget cached renders of a row (after its state changed)."""
-        self.cache.pop(row, None)
-        self.lru.discard(self.kbase | row)
+        """The row's columns changed: drop its override and re-render it on next use."""
+        self.overrides.pop(row, None)
+        if row < len(self.frags):
+            self.stale.add(row)
+
+    def render(self, row: int) -> bytes:
+        """JSON bytes of a row (its override when patched)."""
+        return self.render_many((row,))[0]
+
+    def render_row(self, row: int) -> bytes:
+        """JSON bytes of a row from its columns, ignoring any override."""
+        return self.render_many((row,), overrides=False)[0]
+
+    def render_many(self, rows: Sequence[int], overrides: bool = True) -> list[bytes]:
+        """``[render(r) for r in rows]``."""
+        parts = self.page_parts(rows, overrides)
+        if self.embed is None:
+            return parts[::2]
+        return list(map(b"".join, zip(parts[::4], parts[1::4], parts[2::4], strict=True)))
+
+    def page_parts(self, rows: Sequence[int], overrides: bool = True) -> list[bytes]:
+        """Pieces whose concatenation is the renders of ``rows`` separated by commas (a list
+        page's ``data``), gathered from ``frags`` with C-level operations so that the page is
+        copied once, by its final join. Per row: ``render, ","`` or, with ``embed``,
+        ``head, children, tail, ","`` (the last comma left out)."""
+        n = len(rows)
+        if not n:
+            return []
+        rel = self.embed
+        if self.stale or len(self.frags) < len(self.created) or (
+                rel is not None and (rel.child.stale or
+                                     len(rel.child.frags) < len(rel.child.created))):
+            self.flush()
+        g = itemgetter(*rows) if n > 1 else _one(rows[0])
+        if rel is None:
+            step = 2
+            out = [b","] * (2 * n - 1)
+            out[::2] = g(self.frags)
+        else:
+            if rel.child.overrides:
+                raise NotImplementedError("embedded children cannot be patched")
+            step = 4
+            child = rel.child.frags
+            starts = g(rel.start)
+            ends = map(add, starts, map(min, g(rel.count), repeat(EMBEDDED_LIMIT)))
+            out = [b","] * (4 * n - 1)
+            out[::4] = g(self.frags)
+            out[1::4] = list(map(b",".join, map(child.__getitem__, map(slice, starts, ends))))
+            out[2::4] = g(self.tails)
+        over = self.overrides
+        if overrides and over and any(map(over.__contains__, rows)):
+            for i, r in enumerate(rows):
+                b = over.get(r)
+                if b is not None:
+                    out[i * step] = b
+                    if step == 4:
+                        out[i * 4 + 1] = out[i * 4 + 2] = b""
+        return out
+
+    # -- keys ----------------------------------------------------------------------------------
 
     def finish_keys(self) -> None:
         """Build ``keys`` from ``created`` (all rows listable)."""
@@ -170,50 +228,12 @@ class Table:
         return [k & ROW_MASK for k in self.keys[lo:hi]]
 
 
-ENTRY_OVERHEAD = 120
-"""Bytes charged per cached render on top of its length (bytes header, dict and list slots)."""
+EMBEDDED_LIMIT = 10
+"""Children shown in a parent's embedded list (``invoice.lines``, ``subscription.items``)."""
 
 
-class RenderCache:
-    """Rendered JSON of rows of every table, least recently used first out, bounded by bytes.
-
-    Keys are ``table.kbase | row``; ``Table.render_many`` reads it and fills it. A zero budget
-    disables caching.
-    """
-
-    __slots__ = ("budget", "d", "left")
-
-    def __init__(self, nbytes: int) -> None:
-        self.budget = nbytes
-        self.left = nbytes
-        self.d: OrderedDict[int, bytes] = OrderedDict()
-
-    def put_many(self, kbase: int, rows: Sequence[int], renders: Sequence[bytes]) -> None:
-        """Cache renders of rows of one table, evicting the least recently used as needed."""
-        if not self.budget:
-            return
-        d = self.d
-        left = self.left
-        for r, b in zip(rows, renders, strict=True):
-            key = kbase | r
-            old = d.get(key)
-            if old is not None:
-                left += len(old) + ENTRY_OVERHEAD
-            d[key] = b
-            left -= len(b) + ENTRY_OVERHEAD
-        if left < 0:
-            pop = d.popitem
-            while left < 0 and d:
-                left += len(pop(last=False)[1]) + ENTRY_OVERHEAD
-        self.left = left
-
-    def discard(self, key: int) -> None:
-        b = self.d.pop(key, None)
-        if b is not None:
-            self.left += len(b) + ENTRY_OVERHEAD
-
-    def __len__(self) -> int:
-        return len(self.d)
+def _one(row: int) -> Callable[[Sequence[Any]], tuple[Any]]:
+    return lambda col: (col[row],)
 
 
 def _unset_renderer(rows: Sequence[int]) -> list[bytes]:
