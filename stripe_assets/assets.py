@@ -31,6 +31,7 @@ from stripe_assets.settings import (
 from stripe_assets.source import CreatedWindow, stripe_source
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripePermissionError
+from stripe_assets.source.memory import collector_tuned_for_pages
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format
@@ -147,14 +148,15 @@ def stripe_tables(
         # leaves nothing the next one would pick up (merge on the primary key makes the
         # rerun exact).
         pipeline = build_pipeline(pipelines_dir)
-        results = list(
-            dlt.run(
-                context=context,
-                dlt_source=source,
-                dlt_pipeline=pipeline,
-                loader_file_format=loader_file_format(pipeline),
+        with collector_tuned_for_pages():
+            results = list(
+                dlt.run(
+                    context=context,
+                    dlt_source=source,
+                    dlt_pipeline=pipeline,
+                    loader_file_format=loader_file_format(pipeline),
+                )
             )
-        )
         _remove_deleted(context, pipeline, settings, window, progress)
         for result in results:
             table = result.asset_key.path[-1] if result.asset_key else ""

@@ -6,6 +6,7 @@ from typing import Any
 
 import dlt
 from dlt.common.destination import Destination
+from dlt.common.runtime.anon_tracker import disable_anon_tracker
 
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, destination_name, duckdb_path
 
@@ -19,12 +20,22 @@ def build_destination() -> Destination[Any, Any]:
 
 
 def build_pipeline(pipelines_dir: str | None = None) -> dlt.Pipeline:
+    no_dlt_telemetry()
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         pipelines_dir=pipelines_dir,
         destination=build_destination(),
         dataset_name=DATASET_NAME,
     )
+
+
+def no_dlt_telemetry() -> None:
+    """dlt sends anonymous usage events to dlthub by default; this project calls no host but
+    Stripe and the warehouse. `RUNTIME__DLTHUB_TELEMETRY=true` (or config.toml) turns it on."""
+    key = "runtime.dlthub_telemetry"
+    if dlt.config.get(key) is None:
+        dlt.config[key] = False
+        disable_anon_tracker()  # dlt may have started it when first imported
 
 
 def loader_file_format(pipeline: dlt.Pipeline) -> str | None:

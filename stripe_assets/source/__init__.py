@@ -46,7 +46,7 @@ class _Run:
         self.progress = progress
         self._client: StripeClient | None = None
         self._walkers: ThreadPoolExecutor | None = None
-        self._children: ThreadPoolExecutor | None = None
+        self._children: dict[str, ThreadPoolExecutor] = {}
         self._child_walkers: ThreadPoolExecutor | None = None
         self._gate: WalkerGate | None = None
         self._lock = threading.Lock()
@@ -61,7 +61,13 @@ class _Run:
                 self._walkers = ThreadPoolExecutor(
                     workers + len(TABLES), thread_name_prefix="stripe-list"
                 )
-                self._children = ThreadPoolExecutor(workers, thread_name_prefix="stripe-child")
+                # One pool per child table: a flood of invoice-line requests never queues a
+                # payout's transactions behind it (that left them for the end of the run).
+                self._children = {
+                    kid.name: ThreadPoolExecutor(workers, thread_name_prefix=f"stripe-{kid.name}")
+                    for kid in TABLES
+                    if kid.is_child
+                }
                 # Apart from the list walkers: those may all wait on a full queue whose
                 # consumer waits (through dlt) on the children, which need these threads.
                 self._child_walkers = ThreadPoolExecutor(
@@ -102,10 +108,9 @@ class _Run:
             split_open_below=True,
         )
 
-    def children(self) -> ThreadPoolExecutor:
+    def children(self, table: str) -> ThreadPoolExecutor:
         self.get()
-        assert self._children is not None
-        return self._children
+        return self._children[table]
 
     @property
     def gate(self) -> WalkerGate | None:
@@ -249,7 +254,7 @@ def _children(table: StripeTable, run: _Run, arrow: ArrowPages) -> Callable[[Par
 
     def children(batch: ParentBatch) -> Any:
         """All children of a batch of parents (requests in parallel) as one item."""
-        fetched = list(run.children().map(rest_of, batch.more.get(table.name, [])))
+        fetched = list(run.children(table.name).map(rest_of, batch.more.get(table.name, [])))
         tables = [*batch.embedded.get(table.name, []), *fetched]
         return batch_item(arrow, [t for t in tables if t is not None])
 
@@ -331,7 +336,7 @@ def keep_dlt_columns() -> None:
 
 # DuckDB caches up to 80% of RAM by default: its load step grew with volume (850 MB at 250k
 # rows). Bounded, it spills to its temp directory instead.
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 def bound_duckdb_memory() -> None:

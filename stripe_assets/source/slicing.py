@@ -3,9 +3,11 @@
 Stripe lists newest first. A walk starts with one cursor over the whole window; after each
 page, while the request budget has room and the run has idle walkers, the part of the window
 not yet read (`[gte, created of the last row]`) is estimated from the rows seen so far and,
-if it holds several pages, its older half `[gte, mid)` is handed to a new walker while this
-one continues its cursor over `[mid, ...)` (the next request simply carries
-`created[gte]=mid`). The slices are half-open and disjoint, so every object is read exactly
+if it holds several pages, it is cut into as many equal parts as there are idle walkers (each
+at least MIN_SPLIT_PAGES pages): the older parts go to new walkers while this one continues
+its cursor over the newest part (the next request simply carries `created[gte]=cut`). One
+cut reaches full concurrency after the first page, where halving took a round trip per
+doubling. The slices are half-open and disjoint, so every object is read exactly
 once; a narrow or small window costs no extra request. Pages stream through a bounded queue:
 at most `queue_pages` pages per table wait in memory.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ Row = dict[str, Any]
 
 # Split only when the unread part is estimated at this many pages or more.
 MIN_SPLIT_PAGES = 3
+# A list open below hands off this many bounded parts (and the rest) per split.
+OPEN_SPLIT_PARTS = 3
 _DONE = object()
 
 
@@ -66,29 +71,46 @@ class FlooredPaginator(StripeCursorPaginator):
 
 
 class WalkerGate:
-    """The run's split policy: walkers are capped, and none is added while the request
-    budget is already saturated (more cursors would only queue for tokens)."""
+    """The run's split policy: walkers are capped, shared fairly between the lists being
+    walked (so a parent whose children need requests is not starved by a bigger table and
+    left for the end), and none is added while the request budget is already saturated
+    (more cursors would only queue for tokens)."""
 
     def __init__(self, client: StripeClient, max_walkers: int) -> None:
         self.client = client
         self.max_walkers = max_walkers
         self.active = 0
+        self._by_list: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def enter(self) -> None:
+    def enter(self, walk: str) -> None:
         with self._lock:
             self.active += 1
+            self._by_list[walk] += 1
 
-    def leave(self) -> None:
+    def leave(self, walk: str) -> None:
         with self._lock:
             self.active -= 1
+            self._by_list[walk] -= 1
+            if not self._by_list[walk]:
+                del self._by_list[walk]
 
-    def try_split(self) -> bool:
+    def try_split(self, walk: str, wanted: int = 1) -> int:
+        """Reserve up to `wanted` new walkers for `walk`; how many were granted."""
         with self._lock:
-            if self.active >= self.max_walkers or self.client.http.budget.saturated:
-                return False
-            self.active += 1
-            return True
+            if self.client.http.budget.saturated:
+                return 0
+            fair_share = -(-self.max_walkers // max(1, len(self._by_list)))
+            granted = min(
+                wanted,
+                self.max_walkers - self.active,
+                fair_share - self._by_list[walk],
+            )
+            if granted <= 0:
+                return 0
+            self.active += granted
+            self._by_list[walk] += granted
+            return granted
 
 
 class SlicedWalk(Generic[T]):
@@ -126,6 +148,7 @@ class SlicedWalk(Generic[T]):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._name = f"{path}?{sorted(params.items())}"
         self.slices: list[tuple[int | None, int | None]] = []
         """The `[gte, lt)` each walker finally covered (after handing off older halves)."""
 
@@ -151,7 +174,7 @@ class SlicedWalk(Generic[T]):
             self._error = self._error or exc  # the consumer re-raises it
             self._stop.set()
         finally:
-            self.gate.leave()
+            self.gate.leave(self._name)
             with self._lock:
                 self._pending -= 1
                 last = self._pending == 0
@@ -176,46 +199,51 @@ class SlicedWalk(Generic[T]):
             newest = newest if newest is not None else int(rows[0]["created"])
             oldest = int(rows[-1]["created"])  # everything unread is in [gte, oldest]
             if gte is None:
-                mid = self._open_split_point(lt, newest, oldest, seen)
+                cuts = self._open_split_points(lt, newest, oldest, seen)
             else:
-                mid = self._split_point(gte, lt, oldest, seen)
-            if mid is not None:
-                self._start(gte, mid)
-                gte = mid
-                paginator.raise_floor(mid)
+                cuts = self._split_points(gte, lt, oldest, seen)
+            if cuts:
+                # The oldest part keeps `gte` (None: still open below).
+                for older, newer in zip([gte, *cuts[:-1]], cuts, strict=True):
+                    self._start(older, newer)
+                gte = cuts[-1]
+                paginator.raise_floor(gte)
         with self._lock:
             self.slices.append((gte, lt))
 
-    def _split_point(self, gte: int, lt: int | None, oldest: int, seen: int) -> int | None:
-        """Where to cut `[gte, oldest]` (None: do not split)."""
-        if oldest - gte < 1:
-            return None
+    def _split_points(self, gte: int, lt: int | None, oldest: int, seen: int) -> list[int]:
+        """Ascending cuts of `[gte, oldest]` into parts for new walkers (empty: no split)."""
+        span = oldest - gte + 1
+        if span < 2:
+            return []
         read_span = max(1, (lt if lt is not None else oldest + 1) - oldest)
-        unread_rows = seen * (oldest - gte + 1) / read_span
-        if unread_rows < MIN_SPLIT_PAGES * PAGE_LIMIT or not self.gate.try_split():
-            return None
-        return gte + (oldest - gte + 1) // 2
+        unread_pages = seen * span / read_span / PAGE_LIMIT
+        parts = min(span, int(unread_pages // MIN_SPLIT_PAGES))
+        if parts < 2:
+            return []
+        parts = 1 + self.gate.try_split(self._name, parts - 1)
+        return [gte + span * i // parts for i in range(1, parts)]
 
-    def _open_split_point(
-        self, lt: int | None, newest: int, oldest: int, seen: int
-    ) -> int | None:
-        """A window open below (a payout's transactions: how far back is unknown) hands off
-        everything older than the next ~MIN_SPLIT_PAGES pages, judged by the density seen
-        (None: do not split). The new walker does the same, so a long list is soon walked by
-        several cursors, at the cost of about one partial page per hand-off."""
+    def _open_split_points(self, lt: int | None, newest: int, oldest: int, seen: int) -> list[int]:
+        """Cuts below `oldest` for a window open below (a payout's transactions: how far back
+        is unknown), judged by the density seen. Parts of ~MIN_SPLIT_PAGES, 2x and 4x that many
+        pages go to new walkers (which split further when dense), and everything older to one
+        more walker that does the same, so a long list is soon walked by several cursors, at
+        the cost of about one partial page per part (empty: do not split)."""
         if not self.split_open_below:
-            return None
+            return []
         read_span = max(1, (lt if lt is not None else newest + 1) - oldest)
         span = max(1, int(MIN_SPLIT_PAGES * PAGE_LIMIT * read_span / max(1, seen)))
-        if oldest - span < 1 or not self.gate.try_split():
-            return None
-        return oldest - span
+        cuts = [oldest - span * (2**size - 1) for size in range(1, OPEN_SPLIT_PARTS + 1)]
+        cuts = [cut for cut in cuts if cut >= 1]
+        granted = self.gate.try_split(self._name, len(cuts))
+        return sorted(cuts[:granted])
 
     # -- consumer side ---------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[T | None]:
         """Pages as they arrive; `None` while waiting (lets dlt's worker thread go)."""
-        self.gate.enter()
+        self.gate.enter(self._name)
         self._start(self.window.gte, self.window.lt)
         try:
             while True:

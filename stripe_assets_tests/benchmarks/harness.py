@@ -55,6 +55,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     os.environ.pop("STRIPE_DESTINATION", None)
     from stripe_assets.settings import StripeSettings
     from stripe_assets.source import CreatedWindow, stripe_source
+    from stripe_assets.source.memory import collector_tuned_for_pages
     from stripe_assets.warehouse import build_pipeline, loader_file_format
 
     started = time.perf_counter()
@@ -70,11 +71,12 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     startup = time.perf_counter() - started
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
-    t1 = time.perf_counter()
-    pipeline.normalize()
-    t2 = time.perf_counter()
-    pipeline.load()
+    with collector_tuned_for_pages():  # as the asset does
+        pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
+        t1 = time.perf_counter()
+        pipeline.normalize()
+        t2 = time.perf_counter()
+        pipeline.load()
     t3 = time.perf_counter()
     cpu = time.process_time() - cpu0
     with duckdb.connect(spec["db"], read_only=True) as con:

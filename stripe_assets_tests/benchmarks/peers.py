@@ -154,8 +154,8 @@ def timer(client):  # the tap's own timer only parses api.stripe.com URLs
     client.request = request
 tap_stripe.apply_request_timer_to_client = timer
 
-tap_stripe.STREAM_TO_EXPAND_FIELDS.clear()  # sandbox rejects expand[]: 400 unknown parameter
-account_retrieve = stripe.Account.retrieve  # sandbox lacks /v1/accounts/{id}: use /v1/account
+tap_stripe.STREAM_TO_EXPAND_FIELDS.clear()  # sandbox: 400 on these paths (data.sources, ...)
+account_retrieve = stripe.Account.retrieve  # the tap's account id is not the sandbox's: /v1/account
 stripe.Account.retrieve = lambda id=None, **params: account_retrieve(None, **params)
 
 def phase(fn, name):  # mark which pass (created window / events) the next records come from
@@ -184,7 +184,7 @@ def patch(node):
         if "url_base" in node:  # hard-coded https://api.stripe.com/v1
             node["url_base"] = BASE + "/v1"
         params = node.get("request_parameters")
-        if isinstance(params, dict):  # sandbox rejects expand[] (400, which the source ignores)
+        if isinstance(params, dict):  # sandbox: 400 on these expand[] paths (the source ignores it)
             params.pop("expand[]", None)
         end = node.get("end_datetime")
         if isinstance(end, dict) and "now_utc()" in str(end.get("datetime")):
