@@ -22,6 +22,7 @@ import dlt
 import orjson
 import pyarrow as pa
 
+from stripe_assets.source.cpu import page_work
 from stripe_assets.tables import StripeTable
 
 Row = dict[str, Any]
@@ -94,6 +95,10 @@ class ArrowPages:
 
     def convert(self, rows: list[Row]) -> pa.Table:
         """The page as an Arrow table (JSON columns are remembered in `json_columns`)."""
+        with page_work:
+            return self._convert(rows)
+
+    def _convert(self, rows: list[Row]) -> pa.Table:
         fields, arrays, json_here = [], [], set()
         for name, values in _columns(rows) if rows else ():
             if name in self.drop:

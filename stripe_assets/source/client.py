@@ -32,6 +32,7 @@ from stripe_assets.settings import (
     retry_backoff,
 )
 from stripe_assets.source.budget import RequestBudget, shared_budget
+from stripe_assets.source.cpu import page_work
 from stripe_assets.source.errors import (
     MalformedPageError,
     StripeAPIError,
@@ -80,8 +81,10 @@ def check_list_page(response: Response, *args: Any, **kwargs: Any) -> None:
     """
     if response.status_code != 200:
         raise error_for(response)
+    body = response.content  # read outside the slot: the socket wait releases the GIL
     try:
-        page = orjson.loads(response.content)
+        with page_work:
+            page = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedPageError(
             f"Stripe page from {response.request.path_url} is not valid JSON ({exc})", response
