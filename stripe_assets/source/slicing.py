@@ -226,10 +226,11 @@ class SlicedWalk(Generic[T]):
 
     def _open_split_points(self, lt: int | None, newest: int, oldest: int, seen: int) -> list[int]:
         """Cuts below `oldest` for a window open below (a payout's transactions: how far back
-        is unknown), judged by the density seen. Parts of ~MIN_SPLIT_PAGES, 2x and 4x that many
-        pages go to new walkers (which split further when dense), and everything older to one
-        more walker that does the same, so a long list is soon walked by several cursors, at
-        the cost of about one partial page per part (empty: do not split)."""
+        is unknown), judged by the density seen. This walker keeps the next ~MIN_SPLIT_PAGES
+        pages; parts of 2x and 4x that many go to new walkers (which split further when
+        dense), and everything older to one more walker that does the same, so a long list is
+        soon walked by several cursors, at the cost of about one partial page per part
+        (empty: do not split)."""
         if not self.split_open_below:
             return []
         read_span = max(1, (lt if lt is not None else newest + 1) - oldest)
