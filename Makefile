@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check stripe_assets stripe_assets_tests
+	$(BIN)/ruff format --check stripe_assets stripe_assets_tests
 	$(BIN)/pytest
 
 bench: $(STAMP)

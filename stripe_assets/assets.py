@@ -1,6 +1,5 @@
 """Every Stripe table as a Dagster asset: translator (keys, lineage, group) + @dlt_assets."""
 
-
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime

@@ -120,11 +120,15 @@ def _collect(
     for key, (tables, ids) in by_partition.items():
         cursor.add(key, tables, ids)
     if too_new:
-        context.log.info(f"Changes to objects created in open partitions {sorted(too_new)}: "
-                         "the schedule loads them once the day is over.")
+        context.log.info(
+            f"Changes to objects created in open partitions {sorted(too_new)}: "
+            "the schedule loads them once the day is over."
+        )
     if too_old:
-        context.log.info(f"Ignoring changes to objects created before the first partition "
-                         f"({sorted(too_old)[:5]}...; STRIPE_START_DATE).")
+        context.log.info(
+            f"Ignoring changes to objects created before the first partition "
+            f"({sorted(too_old)[:5]}...; STRIPE_START_DATE)."
+        )
 
 
 def _read_events(

@@ -27,6 +27,7 @@ UNIQUE_KEY = "unique_key"
 NO_NULL_KEYS = "no_null_keys"
 PARENT_EXISTS = "parent_exists"
 
+
 def not_null_columns(table: StripeTable) -> list[str]:
     return [*table.primary_key, *(["created"] if "created" in table.columns else [])]
 

@@ -93,9 +93,9 @@ def table_row_count(pipeline: dlt.Pipeline, table: str) -> int:
 def location_metadata(table: str) -> dict[str, Any]:
     """A pointer to the table: the DuckDB file to open, or the destination and table name."""
     name = destination_name()
-    where: dict[str, Any] = {"query": MetadataValue.md(
-        f"```sql\nselect * from {DATASET_NAME}.{table} limit 100;\n```"
-    )}
+    where: dict[str, Any] = {
+        "query": MetadataValue.md(f"```sql\nselect * from {DATASET_NAME}.{table} limit 100;\n```")
+    }
     if name == "duckdb":
         where["warehouse"] = MetadataValue.path(os.path.abspath(duckdb_path()))
     else:
@@ -124,5 +124,9 @@ def run_metadata(
             column_schema=described(schema if isinstance(schema, TableSchema) else None, table),
         )
     )
-    return {**metadata, **{k: v for k, v in extra.items() if v is not None},
-            "rows": MetadataValue.int(rows_in_window), **location_metadata(table.name)}
+    return {
+        **metadata,
+        **{k: v for k, v in extra.items() if v is not None},
+        "rows": MetadataValue.int(rows_in_window),
+        **location_metadata(table.name),
+    }

@@ -131,6 +131,7 @@ class Client:
                 return out
             cursor = [("starting_after", page["data"][-1]["id"])]
 
+
 DAY = 86400
 APRIL_1 = 1711929600  # 2024-04-01T00:00:00Z
 

@@ -129,9 +129,7 @@ def _overlaps(instance: DagsterInstance, records) -> bool:
         for r in records
     }
     ordered = sorted(records, key=lambda r: dequeued[r.dagster_run.run_id])
-    return any(
-        dequeued[b.dagster_run.run_id] < a.end_time for a, b in itertools.pairwise(ordered)
-    )
+    return any(dequeued[b.dagster_run.run_id] < a.end_time for a, b in itertools.pairwise(ordered))
 
 
 @pytest.mark.slow
@@ -166,12 +164,17 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.add_backfill(
             PartitionBackfill.from_asset_partitions(
-                backfill_id="stripebf1", asset_graph=defs.resolve_asset_graph(),
+                backfill_id="stripebf1",
+                asset_graph=defs.resolve_asset_graph(),
                 partition_names=partitions,
                 asset_selection=[AssetKey(["stripe", t.name]) for t in TABLES],
-                backfill_timestamp=get_current_timestamp(), tags={},
-                dynamic_partitions_store=instance, all_partitions=False, title=None,
-                description=None, run_config=None,
+                backfill_timestamp=get_current_timestamp(),
+                tags={},
+                dynamic_partitions_store=instance,
+                all_partitions=False,
+                title=None,
+                description=None,
+                run_config=None,
             )
         )
         log = tmp_path / "daemon.log"

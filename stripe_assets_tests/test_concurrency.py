@@ -42,12 +42,23 @@ def _load(sb, tmp_path: Path, settings: StripeSettings, tables=None) -> dict[str
 
 def test_slices_cover_the_window_without_gaps_or_overlaps():
     with running_sandbox(WIDE) as sb:
-        client = StripeClient(StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
-                                                     requests_per_second=1000, max_workers=8))
+        client = StripeClient(
+            StripeSettings.resolve(
+                api_key=sb.api_key, api_base=sb.base_url, requests_per_second=1000, max_workers=8
+            )
+        )
         gte, lt = WIDE.start_ts, WIDE.end_ts
         with ThreadPoolExecutor(16) as pool:
-            walk = SlicedWalk(client, "/v1/charges", {}, CreatedWindow(gte, lt), table="charges",
-                              executor=pool, gate=WalkerGate(client, 8), convert=list)
+            walk = SlicedWalk(
+                client,
+                "/v1/charges",
+                {},
+                CreatedWindow(gte, lt),
+                table="charges",
+                executor=pool,
+                gate=WalkerGate(client, 8),
+                convert=list,
+            )
             rows = [row for page in walk if page is not None for row in page]
         truth = sb.counts(gte, lt)["charges"]
         slices = sorted(walk.slices)
@@ -64,8 +75,9 @@ def test_slices_cover_the_window_without_gaps_or_overlaps():
 
 def test_wide_window_loads_every_table_exactly(tmp_path):
     with running_sandbox(WIDE) as sb:
-        settings = StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
-                                          requests_per_second=1000)
+        settings = StripeSettings.resolve(
+            api_key=sb.api_key, api_base=sb.base_url, requests_per_second=1000
+        )
         counts = _load(sb, tmp_path, settings)
         truth = sb.counts(WIDE.start_ts, WIDE.end_ts)
     assert counts == {t.name: truth[t.name] for t in TABLES}
@@ -88,8 +100,9 @@ def test_budget_equal_to_the_rate_limit_gets_no_429s(tmp_path):
 def test_budget_adapts_down_on_429(tmp_path):
     cfg = WIDE.replace(scale=6.0, rate_limit=15.0)
     with running_sandbox(cfg) as sb:
-        settings = StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
-                                          requests_per_second=60.0)
+        settings = StripeSettings.resolve(
+            api_key=sb.api_key, api_base=sb.base_url, requests_per_second=60.0
+        )
         counts = _load(sb, tmp_path, settings, tables=["charges", "customers", "invoices"])
         budget = StripeClient(settings).http.budget  # the process-wide budget of the run
         stats = sb.stats()
@@ -105,11 +118,20 @@ def test_a_narrow_window_costs_no_extra_request(sandbox, table):
     from stripe_assets_tests.conftest import day_window
 
     gte, lt = day_window("2024-05-03")
-    client = StripeClient(StripeSettings.resolve(api_key=sandbox.api_key,
-                                                 api_base=sandbox.base_url))
+    client = StripeClient(
+        StripeSettings.resolve(api_key=sandbox.api_key, api_base=sandbox.base_url)
+    )
     with ThreadPoolExecutor(4) as pool:
-        walk = SlicedWalk(client, TABLES_BY_NAME[table].path, {}, CreatedWindow(gte, lt),
-                          table=table, executor=pool, gate=WalkerGate(client, 8), convert=len)
+        walk = SlicedWalk(
+            client,
+            TABLES_BY_NAME[table].path,
+            {},
+            CreatedWindow(gte, lt),
+            table=table,
+            executor=pool,
+            gate=WalkerGate(client, 8),
+            convert=len,
+        )
         rows = sum(n for n in walk if n is not None)
     assert rows == sandbox.counts(gte, lt)[table]
     assert client.progress.total_requests == max(1, -(-rows // 100))
@@ -133,22 +155,43 @@ def test_a_long_payout_is_walked_by_several_cursors_exactly():
     """A payout's transactions (no known `created` range) are split open-below: same rows as
     one sequential cursor, each once, by several walkers."""
     with running_sandbox(WIDE) as sb:
-        client = StripeClient(StripeSettings.resolve(api_key=sb.api_key, api_base=sb.base_url,
-                                                     requests_per_second=1000, max_workers=8))
-        payouts = [p for page in client.iter_pages("/v1/payouts", {}, table="payouts")
-                   for p in page if p["automatic"]]
+        client = StripeClient(
+            StripeSettings.resolve(
+                api_key=sb.api_key, api_base=sb.base_url, requests_per_second=1000, max_workers=8
+            )
+        )
+        payouts = [
+            p
+            for page in client.iter_pages("/v1/payouts", {}, table="payouts")
+            for p in page
+            if p["automatic"]
+        ]
         longest, expected = None, []
         for payout in payouts:
-            ids = [t["id"] for page in client.iter_pages(
-                "/v1/balance_transactions", {"payout": payout["id"]},
-                table="payout_transactions") for t in page]
+            ids = [
+                t["id"]
+                for page in client.iter_pages(
+                    "/v1/balance_transactions",
+                    {"payout": payout["id"]},
+                    table="payout_transactions",
+                )
+                for t in page
+            ]
             if len(ids) > len(expected):
                 longest, expected = payout["id"], ids
         assert len(expected) > 300, "the fixture should hold a payout of several pages"
         with ThreadPoolExecutor(16) as pool:
-            walk = SlicedWalk(client, "/v1/balance_transactions", {"payout": longest},
-                              CreatedWindow(), table="payout_transactions", executor=pool,
-                              gate=WalkerGate(client, 8), convert=list, split_open_below=True)
+            walk = SlicedWalk(
+                client,
+                "/v1/balance_transactions",
+                {"payout": longest},
+                CreatedWindow(),
+                table="payout_transactions",
+                executor=pool,
+                gate=WalkerGate(client, 8),
+                convert=list,
+                split_open_below=True,
+            )
             ids = [row["id"] for page in walk if page is not None for row in page]
     assert len(walk.slices) > 1
     assert len(ids) == len(set(ids)) and set(ids) == set(expected)

@@ -106,9 +106,7 @@ def test_requests_made_are_the_minimum(sandbox, stripe_env, instance):
     assert made.get("/v1/subscription_items", 0) == sum(
         math.ceil((n - 10) / 100) for n in items.values() if n > 10
     )
-    assert made.get("/v1/balance_transactions", 0) == sum(
-        pages(txns.get(p, 0)) for p in automatic
-    )
+    assert made.get("/v1/balance_transactions", 0) == sum(pages(txns.get(p, 0)) for p in automatic)
     assert any(n > 10 for n in lines.values()), "the window should hold an invoice with > 10 lines"
     assert automatic, "the window should hold an automatic payout"
 

@@ -372,8 +372,13 @@ def test_children_of_a_parent_deleted_mid_run_are_skipped_and_logged(
     day = "2024-05-07"
     gte, lt = day_window(day)
     client = _client(sandbox.base_url, sandbox.api_key)
-    invoices = [i for page in client.iter_pages(
-        "/v1/invoices", {"created[gte]": gte, "created[lt]": lt}, table="invoices") for i in page]
+    invoices = [
+        i
+        for page in client.iter_pages(
+            "/v1/invoices", {"created[gte]": gte, "created[lt]": lt}, table="invoices"
+        )
+        for i in page
+    ]
     gone = next(i for i in invoices if i["lines"]["has_more"])
     gone_lines = sum(len(p) for p in client.iter_pages(
         f"/v1/invoices/{gone['id']}/lines", table="invoice_line_items"))  # fmt: skip
@@ -441,8 +446,12 @@ def test_new_field_and_changed_type_load_without_losing_rows(sandbox, warehouse,
     assert warehouse.query(f"select phone from stripe.charges where id = '{charge}'") == [
         ("+4470",)
     ]
-    columns = {r[0] for r in warehouse.query(
-        "select column_name from information_schema.columns where table_name = 'customers'")}
+    columns = {
+        r[0]
+        for r in warehouse.query(
+            "select column_name from information_schema.columns where table_name = 'customers'"
+        )
+    }
     variant = [c for c in columns if c.startswith("email__v_")]
     stored = warehouse.query(
         f"select {variant[0] if variant else 'email'} from stripe.customers where id = '{customer}'"

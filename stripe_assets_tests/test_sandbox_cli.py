@@ -19,13 +19,33 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_cli_starts_serves_and_stops_on_sigint() -> None:
-    cmd = [sys.executable, "-m", "stripe_assets.sandbox", "--port", "0", "--seed", "3",
-           "--start", "2024-04-01", "--end", "2024-04-03", "--api-key", "sk_test_cli_key_0001",
-           "--faults", "500=0.0", "--activity-per-second", "5"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=ROOT)
+    cmd = [
+        sys.executable,
+        "-m",
+        "stripe_assets.sandbox",
+        "--port",
+        "0",
+        "--seed",
+        "3",
+        "--start",
+        "2024-04-01",
+        "--end",
+        "2024-04-03",
+        "--api-key",
+        "sk_test_cli_key_0001",
+        "--faults",
+        "500=0.0",
+        "--activity-per-second",
+        "5",
+    ]
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -68,9 +88,25 @@ def test_running_sandbox_in_a_subprocess() -> None:
 
 def test_cli_arguments_map_to_config() -> None:
     args = build_parser().parse_args(
-        ["--port", "0", "--scale", "2.5", "--latency-ms", "20", "--jitter-ms", "5",
-         "--rate-limit", "30", "--faults", '{"drop": 0.01}', "--fault-rate", "0.05",
-         "--retry-after", "2", "--should-retry-header"]
+        [
+            "--port",
+            "0",
+            "--scale",
+            "2.5",
+            "--latency-ms",
+            "20",
+            "--jitter-ms",
+            "5",
+            "--rate-limit",
+            "30",
+            "--faults",
+            '{"drop": 0.01}',
+            "--fault-rate",
+            "0.05",
+            "--retry-after",
+            "2",
+            "--should-retry-header",
+        ]
     )
     cfg = config_from_args(args)
     assert (cfg.scale, cfg.latency_ms, cfg.jitter_ms, cfg.rate_limit) == (2.5, 20, 5, 30)

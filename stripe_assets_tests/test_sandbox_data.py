@@ -40,8 +40,17 @@ def test_scale_multiplies_volume() -> None:
 
 def test_scale_one_is_a_modest_size() -> None:
     d = generate(SandboxConfig(seed=42, start="2024-04-01", end="2024-05-01"))
-    top = sum(len(d.tables[k]) for k in ("customers", "charges", "invoices", "subscriptions",
-                                         "payouts", "balance_transactions"))
+    top = sum(
+        len(d.tables[k])
+        for k in (
+            "customers",
+            "charges",
+            "invoices",
+            "subscriptions",
+            "payouts",
+            "balance_transactions",
+        )
+    )
     assert 100 * 30 <= top <= 200 * 30
     txns = [d.payout_txns.count[p] for p in range(len(d.payouts))]
     assert min(txns) == 0 and max(txns) >= 200

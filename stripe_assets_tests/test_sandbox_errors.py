@@ -94,17 +94,25 @@ def test_subscription_items_needs_subscription(client: Client) -> None:
 def test_child_cursor_must_belong_to_parent(client: Client) -> None:
     invoices = client.walk("/v1/invoices")
     a, b = invoices[0], invoices[1]
-    status, err = error(client, f"/v1/invoices/{a['id']}/lines",
-                        {"starting_after": b["lines"]["data"][0]["id"]})
+    status, err = error(
+        client, f"/v1/invoices/{a['id']}/lines", {"starting_after": b["lines"]["data"][0]["id"]}
+    )
     assert (status, err["code"], err["param"]) == (400, "resource_missing", "starting_after")
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/v1/charges/ch_1doesnotexist", "/v1/customers/cus_nope", "/v1/invoices/in_nope",
-     "/v1/invoices/in_nope/lines", "/v1/subscriptions/sub_nope", "/v1/payouts/po_nope",
-     "/v1/balance_transactions/txn_nope", "/v1/events/evt_nope",
-     "/v1/subscription_items/si_nope"],
+    [
+        "/v1/charges/ch_1doesnotexist",
+        "/v1/customers/cus_nope",
+        "/v1/invoices/in_nope",
+        "/v1/invoices/in_nope/lines",
+        "/v1/subscriptions/sub_nope",
+        "/v1/payouts/po_nope",
+        "/v1/balance_transactions/txn_nope",
+        "/v1/events/evt_nope",
+        "/v1/subscription_items/si_nope",
+    ],
 )
 def test_unknown_ids_are_404(client: Client, path: str) -> None:
     status, err = error(client, path)

@@ -24,11 +24,25 @@ def sb() -> Any:
 
 @pytest.fixture(autouse=True)
 def _calm(sb: Any) -> Any:
-    sb.configure(faults={}, rate_limit=0, latency_ms=0, jitter_ms=0, spike_rate=0,
-                 retry_after=None, should_retry_header=False)
+    sb.configure(
+        faults={},
+        rate_limit=0,
+        latency_ms=0,
+        jitter_ms=0,
+        spike_rate=0,
+        retry_after=None,
+        should_retry_header=False,
+    )
     yield
-    sb.configure(faults={}, rate_limit=0, latency_ms=0, jitter_ms=0, spike_rate=0,
-                 retry_after=None, should_retry_header=False)
+    sb.configure(
+        faults={},
+        rate_limit=0,
+        latency_ms=0,
+        jitter_ms=0,
+        spike_rate=0,
+        retry_after=None,
+        should_retry_header=False,
+    )
 
 
 def classify(sb: Any, path: str = "/v1/charges?limit=3") -> tuple[str, dict[str, str]]:

@@ -39,8 +39,16 @@ def event(c: Client, ev: dict[str, Any]) -> dict[str, Any]:
 def test_update_customer(sb: Any, c: Client) -> None:
     before_counts = everything(sb)
     cust = c.ok("/v1/customers", {"limit": 5})["data"][3]
-    res = sb.mutate([{"op": "update", "resource": "customers", "id": cust["id"],
-                      "changes": {"name": "Renamed Person", "metadata": {"tier": "gold"}}}])
+    res = sb.mutate(
+        [
+            {
+                "op": "update",
+                "resource": "customers",
+                "id": cust["id"],
+                "changes": {"name": "Renamed Person", "metadata": {"tier": "gold"}},
+            }
+        ]
+    )
     (r,) = res["results"]
     assert r["id"] == cust["id"]
     assert [e["type"] for e in r["events"]] == ["customer.updated"]
@@ -74,9 +82,11 @@ def test_delete_customer_changes_counts(sb: Any, c: Client) -> None:
     assert len(listed) == after["customers"]
     assert c.ok(f"/v1/customers/{cust['id']}")["deleted"] is True
     # deleting again is refused
-    status, _, _ = c.raw("POST", "/_sandbox/mutate",
-                         body={"actions": [{"op": "delete", "resource": "customers",
-                                            "id": cust["id"]}]})
+    status, _, _ = c.raw(
+        "POST",
+        "/_sandbox/mutate",
+        body={"actions": [{"op": "delete", "resource": "customers", "id": cust["id"]}]},
+    )
     assert status == 400
 
 
@@ -84,21 +94,37 @@ def test_creates_get_now_and_show_up(sb: Any, c: Client) -> None:
     now = sb.now()
     window = (now - 5, now + 3600)
     before = sb.counts(*window)
-    res = sb.mutate([
-        {"op": "create", "resource": "customers", "name": "New Customer"},
-        {"op": "create", "resource": "charges", "amount": 4321},
-        {"op": "create", "resource": "invoices", "lines": 23},
-        {"op": "create", "resource": "subscriptions", "items": 14},
-        {"op": "create", "resource": "payouts", "amount": 999},
-    ])
+    res = sb.mutate(
+        [
+            {"op": "create", "resource": "customers", "name": "New Customer"},
+            {"op": "create", "resource": "charges", "amount": 4321},
+            {"op": "create", "resource": "invoices", "lines": 23},
+            {"op": "create", "resource": "subscriptions", "items": 14},
+            {"op": "create", "resource": "payouts", "amount": 999},
+        ]
+    )
     types = [e["type"] for e in res["events"]]
-    assert types == ["customer.created", "charge.succeeded", "invoice.created",
-                     "customer.subscription.created", "payout.created"]
+    assert types == [
+        "customer.created",
+        "charge.succeeded",
+        "invoice.created",
+        "customer.subscription.created",
+        "payout.created",
+    ]
     after = sb.counts(*window)
     diff = {k: after[k] - before[k] for k in after}
-    assert diff == {"customers": 1, "charges": 1, "balance_transactions": 1, "invoices": 1,
-                    "invoice_line_items": 23, "subscriptions": 1, "subscription_items": 14,
-                    "payouts": 1, "payout_transactions": 0, "events": 5}
+    assert diff == {
+        "customers": 1,
+        "charges": 1,
+        "balance_transactions": 1,
+        "invoices": 1,
+        "invoice_line_items": 23,
+        "subscriptions": 1,
+        "subscription_items": 14,
+        "payouts": 1,
+        "payout_transactions": 0,
+        "events": 5,
+    }
     for r in res["results"]:
         assert now <= r["created"] <= res["now"]
     inv_id = res["results"][2]["id"]
@@ -116,8 +142,12 @@ def test_creates_get_now_and_show_up(sb: Any, c: Client) -> None:
 def test_pay_refund_cancel(sb: Any, c: Client) -> None:
     open_inv = c.walk("/v1/invoices", {"status": "open"})[0]
     res = sb.mutate([{"op": "pay", "resource": "invoices", "id": open_inv["id"]}])
-    assert [e["type"] for e in res["events"]] == ["charge.succeeded", "invoice.updated",
-                                                  "invoice.paid", "invoice.payment_succeeded"]
+    assert [e["type"] for e in res["events"]] == [
+        "charge.succeeded",
+        "invoice.updated",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+    ]
     upd = event(c, res["events"][1])
     assert upd["data"]["previous_attributes"]["status"] == "open"
     inv = c.ok(f"/v1/invoices/{open_inv['id']}")
@@ -150,8 +180,9 @@ def test_random_mutations_and_event_filters(sb: Any, c: Client) -> None:
     assert len(res["results"]) == 60
     events = c.walk("/v1/events")
     assert len(events) == before + len(res["events"]) == everything(sb)["events"]
-    assert [e["id"] for e in events[: len(res["events"])]] == \
-        [e["id"] for e in reversed(res["events"])]
+    assert [e["id"] for e in events[: len(res["events"])]] == [
+        e["id"] for e in reversed(res["events"])
+    ]
     by_type = Counter(e["type"] for e in events)
     for etype, n in by_type.items():
         assert len(c.walk("/v1/events", {"type": etype})) == n
@@ -175,8 +206,11 @@ def test_event_retention_follows_the_clock() -> None:
         status, _, body = c.get(f"/v1/events/{old[0]['id']}")
         assert status == 404
         status, _, body = c.get("/v1/events", {"starting_after": old[0]["id"]})
-        assert (status, body["error"]["code"], body["error"]["param"]) == \
-            (400, "resource_missing", "starting_after")
+        assert (status, body["error"]["code"], body["error"]["param"]) == (
+            400,
+            "resource_missing",
+            "starting_after",
+        )
         new = sb.mutate([{"op": "create", "resource": "customers"}])
         assert new["results"][0]["created"] >= old[0]["created"] + 31 * DAY
         assert [e["id"] for e in c.walk("/v1/events")] == [new["events"][0]["id"]]

@@ -164,8 +164,9 @@ def test_children_ending_before(client: Client) -> None:
     lines = client.walk(f"/v1/invoices/{inv['id']}/lines")
     assert len(lines) == inv["lines"]["total_count"]
     assert lines[:10] == inv["lines"]["data"]
-    page = client.ok(f"/v1/invoices/{inv['id']}/lines",
-                     {"ending_before": lines[50]["id"], "limit": 20})
+    page = client.ok(
+        f"/v1/invoices/{inv['id']}/lines", {"ending_before": lines[50]["id"], "limit": 20}
+    )
     assert [li["id"] for li in page["data"]] == [li["id"] for li in lines[30:50]]
     assert page["has_more"] is True
 
@@ -189,6 +190,8 @@ def test_cursor_outside_window_still_positions(client: Client) -> None:
     """A cursor keeps its place even when the object is outside the created window."""
     full = client.walk("/v1/customers")
     mid = full[len(full) // 2]
-    page = client.ok("/v1/customers", {"starting_after": mid["id"], "limit": 100,
-                                       "created[lt]": APRIL_1 + 400 * DAY})
+    page = client.ok(
+        "/v1/customers",
+        {"starting_after": mid["id"], "limit": 100, "created[lt]": APRIL_1 + 400 * DAY},
+    )
     assert page["data"][0]["id"] == full[len(full) // 2 + 1]["id"]

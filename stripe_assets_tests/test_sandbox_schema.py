@@ -57,8 +57,9 @@ def test_children_validate(client: Client) -> None:
         assert item["subscription"] == big_sub["id"]
         assert client.ok(f"/v1/subscription_items/{item['id']}") == item
     payouts = [p for p in client.walk("/v1/payouts") if p["automatic"]]  # manual: a 400
-    busiest = max(payouts, key=lambda p: len(client.walk("/v1/balance_transactions",
-                                                          {"payout": p["id"]})))
+    busiest = max(
+        payouts, key=lambda p: len(client.walk("/v1/balance_transactions", {"payout": p["id"]}))
+    )
     txns = client.walk("/v1/balance_transactions", {"payout": busiest["id"]})
     assert txns
     for txn in txns:
@@ -86,8 +87,13 @@ def test_account_and_events_validate(client: Client, sandbox: Any) -> None:
     )
     events = client.walk("/v1/events")
     assert len(events) >= 10
-    schema_of = {"customer": "customer", "charge": "charge", "invoice": "invoice",
-                 "subscription": "subscription", "payout": "payout"}
+    schema_of = {
+        "customer": "customer",
+        "charge": "charge",
+        "invoice": "invoice",
+        "subscription": "subscription",
+        "payout": "payout",
+    }
     for ev in events:
         assert_valid("event", ev)
         obj = ev["data"]["object"]

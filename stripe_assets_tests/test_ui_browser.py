@@ -131,8 +131,9 @@ def _wait_until_serving(server: DevServer) -> None:
             if server.graphql("{ assetNodes { id } }")["assetNodes"]:
                 return
         time.sleep(1)
-    raise AssertionError(f"dagster dev not serving after {SERVER_START_TIMEOUT_S}s:\n"
-                         f"{_tail(server.log)}")
+    raise AssertionError(
+        f"dagster dev not serving after {SERVER_START_TIMEOUT_S}s:\n{_tail(server.log)}"
+    )
 
 
 def _session(sid: int) -> list[psutil.Process]:
@@ -343,5 +344,7 @@ def test_materialize_one_partition_from_the_ui(sandbox, warehouse, tmp_path, chr
     assert rows == {t.name: truth[t.name] for t in TABLES}, (
         f"rows in {warehouse.path} differ from the sandbox's counts; see {SHOTS['run']}"
     )
-    print(f"\nui browser timings: { {k: round(v, 1) for k, v in timings.items()} }; "
-          f"rows: {rows}; screenshots: {', '.join(str(p) for p in SHOTS.values())}")
+    print(
+        f"\nui browser timings: { {k: round(v, 1) for k, v in timings.items()} }; "
+        f"rows: {rows}; screenshots: {', '.join(str(p) for p in SHOTS.values())}"
+    )

@@ -29,11 +29,21 @@ if TYPE_CHECKING:
 API_VERSION = b"2022-11-15"
 UPDATABLE = {"metadata", "description", "name", "email", "phone"}
 RANDOM_OPS = (
-    ("customers", "update", 18), ("customers", "create", 10), ("customers", "delete", 3),
-    ("charges", "create", 20), ("charges", "refund", 5), ("charges", "update", 4),
-    ("invoices", "create", 8), ("invoices", "pay", 8), ("invoices", "update", 3),
-    ("invoices", "void", 1), ("subscriptions", "create", 6), ("subscriptions", "update", 5),
-    ("subscriptions", "cancel", 5), ("payouts", "create", 2), ("payouts", "update", 2),
+    ("customers", "update", 18),
+    ("customers", "create", 10),
+    ("customers", "delete", 3),
+    ("charges", "create", 20),
+    ("charges", "refund", 5),
+    ("charges", "update", 4),
+    ("invoices", "create", 8),
+    ("invoices", "pay", 8),
+    ("invoices", "update", 3),
+    ("invoices", "void", 1),
+    ("subscriptions", "create", 6),
+    ("subscriptions", "update", 5),
+    ("subscriptions", "cancel", 5),
+    ("payouts", "create", 2),
+    ("payouts", "update", 2),
 )
 EVENT_PREFIX = {
     "customers": "customer",
@@ -63,8 +73,9 @@ class Admin:
         try:
             payload = orjson.loads(body) if body.strip() else {}
         except orjson.JSONDecodeError:
-            return _json(400, {"error": {"type": "invalid_request_error",
-                                         "message": "body must be JSON"}})
+            return _json(
+                400, {"error": {"type": "invalid_request_error", "message": "body must be JSON"}}
+            )
         try:
             if route == "/_sandbox/health":
                 return _json(200, {"ok": True, "now": self.sb.clock.now()})
@@ -87,8 +98,7 @@ class Admin:
                     if "advance" in payload:
                         self.sb.clock.advance(float(payload["advance"]))
                     elif "set" in payload:
-                        self.sb.clock.advance(max(0.0, float(payload["set"]) -
-                                                  self.sb.clock.now()))
+                        self.sb.clock.advance(max(0.0, float(payload["set"]) - self.sb.clock.now()))
                 return _json(200, {"now": self.sb.clock.now(), "offset": self.sb.clock.offset})
             if route == "/_sandbox/mutate" and method == "POST":
                 return _json(200, self.mutate(payload))
@@ -98,8 +108,15 @@ class Admin:
             return exc.status, exc.body()
         except (ValueError, TypeError, KeyError) as exc:
             return _json(400, {"error": {"type": "invalid_request_error", "message": str(exc)}})
-        return _json(404, {"error": {"type": "invalid_request_error",
-                                     "message": f"Unknown sandbox endpoint {method} {path}"}})
+        return _json(
+            404,
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": f"Unknown sandbox endpoint {method} {path}",
+                }
+            },
+        )
 
     # -- read-only views -----------------------------------------------------------------------
 
@@ -138,8 +155,9 @@ class Admin:
     def configure(self, changes: dict[str, Any]) -> None:
         unknown = set(changes) - set(RUNTIME_FIELDS)
         if unknown:
-            raise ValueError(f"cannot change {sorted(unknown)} at runtime; "
-                             f"allowed: {list(RUNTIME_FIELDS)}")
+            raise ValueError(
+                f"cannot change {sorted(unknown)} at runtime; allowed: {list(RUNTIME_FIELDS)}"
+            )
         changes = dict(changes)
         if "activity_per_second" in changes:
             rate = float(changes.pop("activity_per_second"))
@@ -205,8 +223,9 @@ class Admin:
         if obj_id:
             row = table.row_of(obj_id)
             if row < 0:
-                raise ApiError(404, f"No such {table.obj}: '{obj_id}'", code="resource_missing",
-                               param="id")
+                raise ApiError(
+                    404, f"No such {table.obj}: '{obj_id}'", code="resource_missing", param="id"
+                )
             if table.deleted[row]:
                 raise ApiError(400, f"{table.obj} {obj_id} is deleted")
             return row
@@ -261,32 +280,50 @@ class Admin:
         now = max(self.sb.clock.now(), ev.created[-1] if len(ev) else 0)
         row = ev.next_row()
         eid = ev.id_of(row)
-        body = b"".join([
-            b'{"api_version":"', API_VERSION, b'","created":', str(now).encode(),
-            b',"data":{"object":', obj,
-            (b',"previous_attributes":' + orjson.dumps(prev)) if prev is not None else b"",
-            b'},"id":"', eid.encode(),
-            b'","livemode":false,"object":"event","pending_webhooks":0,"request":{"id":"',
-            self.sb.request_id().encode(), b'","idempotency_key":null},"type":"',
-            etype.encode(), b'"}',
-        ])
+        body = b"".join(
+            [
+                b'{"api_version":"',
+                API_VERSION,
+                b'","created":',
+                str(now).encode(),
+                b',"data":{"object":',
+                obj,
+                (b',"previous_attributes":' + orjson.dumps(prev)) if prev is not None else b"",
+                b'},"id":"',
+                eid.encode(),
+                b'","livemode":false,"object":"event","pending_webhooks":0,"request":{"id":"',
+                self.sb.request_id().encode(),
+                b'","idempotency_key":null},"type":"',
+                etype.encode(),
+                b'"}',
+            ]
+        )
         ev.append(now, etype, body)
         return {"id": eid, "type": etype, "created": now}
 
-    def _result(self, op: str, table: Table, row: int, events: list[dict],
-                **extra: Any) -> dict[str, Any]:
-        return {"op": op, "resource": table.name, "id": table.id_of(row),
-                "created": table.created[row], "events": events, **extra}
+    def _result(
+        self, op: str, table: Table, row: int, events: list[dict], **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "op": op,
+            "resource": table.name,
+            "id": table.id_of(row),
+            "created": table.created[row],
+            "events": events,
+            **extra,
+        }
 
-    def _changed(self, table: Table, row: int, before: dict[str, Any],
-                 types: list[str], op: str) -> dict[str, Any]:
+    def _changed(
+        self, table: Table, row: int, before: dict[str, Any], types: list[str], op: str
+    ) -> dict[str, Any]:
         after_bytes = table.render(row)
         after = orjson.loads(after_bytes)
         prev = {k: v for k, v in before.items() if after.get(k) != v}
         events = []
         for etype in types:
-            events.append(self._event(etype, after_bytes,
-                                      prev if etype.endswith(".updated") else None))
+            events.append(
+                self._event(etype, after_bytes, prev if etype.endswith(".updated") else None)
+            )
         return self._result(op, table, row, events, previous_attributes=prev)
 
     def _update(self, table: Table, row: int, changes: dict[str, Any], op: str) -> dict:
@@ -309,15 +346,23 @@ class Admin:
         t.deleted[row] = 1
         t.remove_key(row)
         events = [e for r in canceled for e in r["events"]]
-        return self._result("delete", t, row, [*events, self._event("customer.deleted", obj)],
-                            canceled_subscriptions=[r["id"] for r in canceled])
+        return self._result(
+            "delete",
+            t,
+            row,
+            [*events, self._event("customer.deleted", obj)],
+            canceled_subscriptions=[r["id"] for r in canceled],
+        )
 
     def refund_charges(self, row: int) -> dict[str, Any]:
         t = self.d.charges
         c = t.cols
         if c["status"][row] != 0 or c["refunded"][row] >= c["amount"][row]:
-            raise ApiError(400, f"Charge {t.id_of(row)} has already been refunded or failed.",
-                           code="charge_already_refunded")
+            raise ApiError(
+                400,
+                f"Charge {t.id_of(row)} has already been refunded or failed.",
+                code="charge_already_refunded",
+            )
         before = self._obj(t, row)
         c["refunded"][row] = c["amount"][row]
         self._refresh(t, row)
@@ -327,9 +372,12 @@ class Admin:
         t = self.d.invoices
         c = t.cols
         if c["status"][row] not in (0, 1):
-            raise ApiError(400, f"Invoice {t.id_of(row)} is {INVOICE_STATUS[c['status'][row]]}"
-                           "; only draft or open invoices can be paid.",
-                           code="invoice_not_editable")
+            raise ApiError(
+                400,
+                f"Invoice {t.id_of(row)} is {INVOICE_STATUS[c['status'][row]]}"
+                "; only draft or open invoices can be paid.",
+                code="invoice_not_editable",
+            )
         before = self._obj(t, row)
         events = []
         if c["total"][row] > 0:
@@ -338,8 +386,9 @@ class Admin:
             events.append(self._event("charge.succeeded", self.d.charges.render(charge)))
         c["status"][row] = INVOICE_STATUS.index("paid")
         self._refresh(t, row)
-        res = self._changed(t, row, before, ["invoice.updated", "invoice.paid",
-                                             "invoice.payment_succeeded"], "pay")
+        res = self._changed(
+            t, row, before, ["invoice.updated", "invoice.paid", "invoice.payment_succeeded"], "pay"
+        )
         res["events"] = events + res["events"]
         if events:
             res["created_ids"] = [self.d.charges.id_of(c["charge"][row])]
@@ -348,8 +397,9 @@ class Admin:
     def void_invoices(self, row: int) -> dict[str, Any]:
         t = self.d.invoices
         if t.cols["status"][row] not in (0, 1):
-            raise ApiError(400, "only draft or open invoices can be voided",
-                           code="invoice_not_editable")
+            raise ApiError(
+                400, "only draft or open invoices can be voided", code="invoice_not_editable"
+            )
         before = self._obj(t, row)
         t.cols["status"][row] = INVOICE_STATUS.index("void")
         self._refresh(t, row)
@@ -373,8 +423,12 @@ class Admin:
         if action.get("customer"):
             row = cust.row_of(action["customer"])
             if row < 0:
-                raise ApiError(400, f"No such customer: '{action['customer']}'",
-                               code="resource_missing", param="customer")
+                raise ApiError(
+                    400,
+                    f"No such customer: '{action['customer']}'",
+                    code="resource_missing",
+                    param="customer",
+                )
             return row
         if not cust.keys:
             return -1
@@ -391,8 +445,15 @@ class Admin:
 
     def _new_charge(self, customer: int, amount: int, invoice: int = -1) -> int:
         d = self.d
-        row = self._append(d.charges, customer=customer, amount=amount, invoice=invoice,
-                           status=0, refunded=0, txn=-1)
+        row = self._append(
+            d.charges,
+            customer=customer,
+            amount=amount,
+            invoice=invoice,
+            status=0,
+            refunded=0,
+            txn=-1,
+        )
         txn = self._append(d.txns, charge=row, amount=amount, payout=-1)
         d.charges.cols["txn"][row] = txn
         d.charges.add_key(row)
@@ -412,9 +473,13 @@ class Admin:
         amount = int(action.get("amount") or self.rng.randint(100, 99_999))
         row = self._new_charge(self._customer_for(action), amount)
         t = self.d.charges
-        return self._result("create", t, row,
-                            [self._event("charge.succeeded", t.render(row))],
-                            created_ids=[self.d.txns.id_of(t.cols["txn"][row])])
+        return self._result(
+            "create",
+            t,
+            row,
+            [self._event("charge.succeeded", t.render(row))],
+            created_ids=[self.d.txns.id_of(t.cols["txn"][row])],
+        )
 
     def create_invoices(self, action: dict[str, Any]) -> dict[str, Any]:
         d = self.d
@@ -423,8 +488,16 @@ class Admin:
             raise ValueError("lines must be within 1..1000")
         t, ln = d.invoices, d.lines
         status = INVOICE_STATUS.index(action.get("status", "open"))
-        row = self._append(t, customer=self._customer_for(action), sub=-1, charge=-1,
-                           status=status, total=0, collection=0, reason=0)
+        row = self._append(
+            t,
+            customer=self._customer_for(action),
+            sub=-1,
+            charge=-1,
+            status=status,
+            total=0,
+            collection=0,
+            reason=0,
+        )
         d.invoice_lines.start.append(len(ln.created))
         d.invoice_lines.count.append(n_lines)
         total = 0
@@ -436,8 +509,9 @@ class Admin:
             total += d.prices[price].unit_amount * qty
         t.cols["total"][row] = total
         t.add_key(row)
-        return self._result("create", t, row, [self._event("invoice.created", t.render(row))],
-                            lines=n_lines)
+        return self._result(
+            "create", t, row, [self._event("invoice.created", t.render(row))], lines=n_lines
+        )
 
     def create_subscriptions(self, action: dict[str, Any]) -> dict[str, Any]:
         d = self.d
@@ -445,17 +519,27 @@ class Admin:
         if not 1 <= n_items <= 250:
             raise ValueError("items must be within 1..250")
         t, it = d.subscriptions, d.items
-        row = self._append(t, customer=max(0, self._customer_for(action)), status=0,
-                           canceled_at=0, latest_invoice=-1, collection=0)
+        row = self._append(
+            t,
+            customer=max(0, self._customer_for(action)),
+            status=0,
+            canceled_at=0,
+            latest_invoice=-1,
+            collection=0,
+        )
         d.sub_items.start.append(len(it.created))
         d.sub_items.count.append(n_items)
         for _ in range(n_items):
             self._append(it, parent=row, price=self.rng.randrange(8), qty=1)
             it.created[-1] = t.created[row]
         t.add_key(row)
-        return self._result("create", t, row,
-                            [self._event("customer.subscription.created", t.render(row))],
-                            items=n_items)
+        return self._result(
+            "create",
+            t,
+            row,
+            [self._event("customer.subscription.created", t.render(row))],
+            items=n_items,
+        )
 
     def create_payouts(self, action: dict[str, Any]) -> dict[str, Any]:
         d = self.d

@@ -79,15 +79,22 @@ def parse_list_params(params: Params, allowed: frozenset[str], created: bool = T
         if key == "limit":
             lp.limit = _int("limit", value)
             if lp.limit < 1:
-                raise bad_param("limit", "This value must be greater than or equal to 1.",
-                                "parameter_invalid_integer")
+                raise bad_param(
+                    "limit",
+                    "This value must be greater than or equal to 1.",
+                    "parameter_invalid_integer",
+                )
             if lp.limit > MAX_LIMIT:
-                raise bad_param("limit", f"This value must be less than or equal to {MAX_LIMIT}.",
-                                "parameter_invalid_integer")
+                raise bad_param(
+                    "limit",
+                    f"This value must be less than or equal to {MAX_LIMIT}.",
+                    "parameter_invalid_integer",
+                )
         elif key in ("starting_after", "ending_before"):
             if not isinstance(value, str) or not value:
-                raise bad_param(key, f"Invalid {key}: must be an object id",
-                                "parameter_invalid_empty")
+                raise bad_param(
+                    key, f"Invalid {key}: must be an object id", "parameter_invalid_empty"
+                )
             setattr(lp, key, value)
         elif created and key == "created":
             t = _int("created", value)
@@ -110,9 +117,12 @@ def parse_list_params(params: Params, allowed: frozenset[str], created: bool = T
         else:
             raise unknown_param(key)
     if lp.starting_after and lp.ending_before:
-        raise ApiError(400, "You may only specify one of these parameters: "
-                       "ending_before, starting_after.", param="starting_after",
-                       code="parameter_invalid")
+        raise ApiError(
+            400,
+            "You may only specify one of these parameters: ending_before, starting_after.",
+            param="starting_after",
+            code="parameter_invalid",
+        )
     lp.gte, lp.lt = gte, lt
     return lp
 
@@ -143,13 +153,16 @@ class Resource:
 RESOURCES = {
     "charges": Resource("charges", "/v1/charges", frozenset({"customer"})),
     "customers": Resource("customers", "/v1/customers"),
-    "invoices": Resource("invoices", "/v1/invoices",
-                         frozenset({"customer", "subscription", "status"})),
-    "subscriptions": Resource("subscriptions", "/v1/subscriptions",
-                              frozenset({"customer", "status"})),
+    "invoices": Resource(
+        "invoices", "/v1/invoices", frozenset({"customer", "subscription", "status"})
+    ),
+    "subscriptions": Resource(
+        "subscriptions", "/v1/subscriptions", frozenset({"customer", "status"})
+    ),
     "payouts": Resource("payouts", "/v1/payouts", frozenset({"status"})),
-    "balance_transactions": Resource("balance_transactions", "/v1/balance_transactions",
-                                     frozenset({"payout", "type"})),
+    "balance_transactions": Resource(
+        "balance_transactions", "/v1/balance_transactions", frozenset({"payout", "type"})
+    ),
 }
 
 
@@ -181,10 +194,16 @@ class Api:
         """(path template, JSON body) of a request; raises ApiError."""
         parts = path.rstrip("/").split("/")[2:] if path != "/v1/" else []
         if method != "GET":
-            if method in ("POST", "DELETE") and parts and parts[0] in (*RESOURCES, "events",
-                                                                      "subscription_items"):
-                raise ApiError(400, f"The sandbox serves Stripe reads only ({method} {path}); "
-                               "change data through POST /_sandbox/mutate.")
+            if (
+                method in ("POST", "DELETE")
+                and parts
+                and parts[0] in (*RESOURCES, "events", "subscription_items")
+            ):
+                raise ApiError(
+                    400,
+                    f"The sandbox serves Stripe reads only ({method} {path}); "
+                    "change data through POST /_sandbox/mutate.",
+                )
             raise unknown_url(method, path)
         n = len(parts)
         if n == 1 and parts[0] == "account":
@@ -234,8 +253,13 @@ class Api:
         if row < 0:
             raise missing(table.obj, obj_id)
         if table.deleted[row]:
-            return b'{"deleted":true,"id":"' + obj_id.encode() + b'","object":"' + \
-                table.obj.encode() + b'"}'
+            return (
+                b'{"deleted":true,"id":"'
+                + obj_id.encode()
+                + b'","object":"'
+                + table.obj.encode()
+                + b'"}'
+            )
         return table.render(row)
 
     def retrieve_event(self, obj_id: str) -> bytes:
@@ -273,8 +297,10 @@ class Api:
         if res.table == "subscriptions":
             want = _str("status", status) if status is not None else None
             if want is not None and want not in SUB_STATUS_FILTERS:
-                raise bad_param("status", f"Invalid status: must be one of "
-                                f"{', '.join(sorted(SUB_STATUS_FILTERS))}")
+                raise bad_param(
+                    "status",
+                    f"Invalid status: must be one of {', '.join(sorted(SUB_STATUS_FILTERS))}",
+                )
             col = table.cols["status"]
             canceled = SUB_STATUS.index("canceled")
             if want is None:
@@ -293,13 +319,16 @@ class Api:
             col, code = table.cols["status"], names.index(want)
             preds.append(lambda r: col[r] == code)
         if "customer" in lp.extra:
-            ccol, crow = table.cols["customer"], self._ref_row(d.customers,
-                                                               lp.extra["customer"], "customer")
+            ccol, crow = (
+                table.cols["customer"],
+                self._ref_row(d.customers, lp.extra["customer"], "customer"),
+            )
             preds.append(lambda r: ccol[r] == crow)
         if "subscription" in lp.extra:
-            scol, srow = table.cols["sub"], self._ref_row(d.subscriptions,
-                                                          lp.extra["subscription"],
-                                                          "subscription")
+            scol, srow = (
+                table.cols["sub"],
+                self._ref_row(d.subscriptions, lp.extra["subscription"], "subscription"),
+            )
             preds.append(lambda r: scol[r] == srow)
         if "type" in lp.extra and _str("type", lp.extra["type"]) != "charge":
             preds.append(lambda r: False)  # every sandbox balance transaction is a charge
@@ -319,8 +348,9 @@ class Api:
         rows, has_more = page_table(table, lp.gte, lp.lt, lp.limit, after, before, pred)
         return list_bytes(res.url, table.page_parts(rows), has_more)
 
-    def _child_page(self, table: Table, seq: range | list[int], lp: ListParams, url: str,
-                    pred: Pred = None) -> bytes:
+    def _child_page(
+        self, table: Table, seq: range | list[int], lp: ListParams, url: str, pred: Pred = None
+    ) -> bytes:
         if pred is not None:
             seq = [r for r in seq if pred(r)]
         after = before = None
@@ -347,20 +377,26 @@ class Api:
         inv = self.d.invoices.row_of(invoice_id)
         if inv < 0:
             raise missing("invoice", invoice_id, "invoice")
-        return self._child_page(self.d.lines, self.d.invoice_lines.children(inv), lp,
-                                f"/v1/invoices/{invoice_id}/lines")
+        return self._child_page(
+            self.d.lines, self.d.invoice_lines.children(inv), lp, f"/v1/invoices/{invoice_id}/lines"
+        )
 
     def subscription_items(self, params: Params) -> bytes:
         lp = parse_list_params(params, frozenset({"subscription"}), created=False)
         if "subscription" not in lp.extra:
-            raise ApiError(400, "Missing required param: subscription.",
-                           code="parameter_missing", param="subscription")
+            raise ApiError(
+                400,
+                "Missing required param: subscription.",
+                code="parameter_missing",
+                param="subscription",
+            )
         sub_id = _str("subscription", lp.extra["subscription"])
         srow = self.d.subscriptions.row_of(sub_id)
         if srow < 0:
             raise missing("subscription", sub_id, "subscription", 400)
-        return self._child_page(self.d.items, self.d.sub_items.children(srow), lp,
-                                "/v1/subscription_items")
+        return self._child_page(
+            self.d.items, self.d.sub_items.children(srow), lp, "/v1/subscription_items"
+        )
 
     def payout_transactions(self, lp: ListParams) -> bytes:
         po_id = _str("payout", lp.extra["payout"])
@@ -369,8 +405,13 @@ class Api:
             raise missing("payout", po_id, "payout", 400)
         if not self.d.payouts.cols["automatic"][prow]:
             # As Stripe: balance history can't be filtered on a manual payout.
-            raise ApiError(400, "Balance transaction history can only be filtered on automatic "
-                           "transfers, not manual.", param="payout", code="parameter_invalid")
+            raise ApiError(
+                400,
+                "Balance transaction history can only be filtered on automatic "
+                "transfers, not manual.",
+                param="payout",
+                code="parameter_invalid",
+            )
         created = self.d.txns.created
         gte, lt = lp.gte, lp.lt
         preds: list[Callable[[int], bool]] = []
@@ -381,8 +422,9 @@ class Api:
         if "type" in lp.extra and _str("type", lp.extra["type"]) != "charge":
             preds.append(lambda r: False)
         pred = (lambda r: all(p(r) for p in preds)) if preds else None
-        return self._child_page(self.d.txns, self.d.payout_txns.children(prow), lp,
-                                "/v1/balance_transactions", pred)
+        return self._child_page(
+            self.d.txns, self.d.payout_txns.children(prow), lp, "/v1/balance_transactions", pred
+        )
 
     def list_events(self, params: Params) -> bytes:
         lp = parse_list_params(params, frozenset({"type", "types[]", "delivery_success"}))
@@ -394,8 +436,9 @@ class Api:
             types.append(_str("type", lp.extra["type"]))
         if "types[]" in lp.extra:
             if types:
-                raise ApiError(400, "You may only specify one of these parameters: type, types.",
-                               param="types")
+                raise ApiError(
+                    400, "You may only specify one of these parameters: type, types.", param="types"
+                )
             raw = lp.extra["types[]"]
             types = list(raw) if isinstance(raw, list) else [raw]
             if len(types) > 20:
@@ -405,8 +448,7 @@ class Api:
             exact = {t for t in types if not t.endswith("*")}
             prefixes = tuple(t[:-1] for t in types if t.endswith("*"))
             tcol = ev.types
-            pred = lambda r: tcol[r] in exact or (bool(prefixes)  # noqa: E731
-                                                  and tcol[r].startswith(prefixes))
+            pred = lambda r: tcol[r] in exact or (bool(prefixes) and tcol[r].startswith(prefixes))  # noqa: E731
         after = before = None
         for param in ("starting_after", "ending_before"):
             cursor = getattr(lp, param)

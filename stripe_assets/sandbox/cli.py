@@ -29,22 +29,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spike-rate", type=float, default=0.0)
     p.add_argument("--spike-ms", type=float, default=0.0)
     p.add_argument("--rate-limit", type=float, default=0.0, help="requests/s, 0 = off")
-    p.add_argument("--retry-after", type=float, default=None,
-                   help="send Retry-After (seconds) on 429s")
-    p.add_argument("--should-retry-header", action="store_true",
-                   help="send Stripe-Should-Retry on error responses")
-    p.add_argument("--faults", default=None,
-                   help=f'JSON or kind=p,... e.g. "500=0.03,drop=0.01"; kinds: {FAULT_KINDS}')
-    p.add_argument("--fault-rate", type=float, default=None,
-                   help="shorthand: this total probability split over 500/502/503/409/drop")
-    p.add_argument("--activity-per-second", type=float, default=0.0,
-                   help="random background mutations per second")
+    p.add_argument(
+        "--retry-after", type=float, default=None, help="send Retry-After (seconds) on 429s"
+    )
+    p.add_argument(
+        "--should-retry-header",
+        action="store_true",
+        help="send Stripe-Should-Retry on error responses",
+    )
+    p.add_argument(
+        "--faults",
+        default=None,
+        help=f'JSON or kind=p,... e.g. "500=0.03,drop=0.01"; kinds: {FAULT_KINDS}',
+    )
+    p.add_argument(
+        "--fault-rate",
+        type=float,
+        default=None,
+        help="shorthand: this total probability split over 500/502/503/409/drop",
+    )
+    p.add_argument(
+        "--activity-per-second",
+        type=float,
+        default=0.0,
+        help="random background mutations per second",
+    )
     p.add_argument("--event-retention-days", type=int, default=30)
-    p.add_argument("--no-prerender", dest="prerender", action="store_false",
-                   help="render each table on its first read instead of at start-up")
+    p.add_argument(
+        "--no-prerender",
+        dest="prerender",
+        action="store_false",
+        help="render each table on its first read instead of at start-up",
+    )
     p.add_argument("--clock-offset", type=float, default=0.0, help="initial clock offset (s)")
-    p.add_argument("--ready-json", action="store_true",
-                   help="also print one 'SANDBOX_READY {json}' line when listening")
+    p.add_argument(
+        "--ready-json",
+        action="store_true",
+        help="also print one 'SANDBOX_READY {json}' line when listening",
+    )
     return p
 
 
@@ -66,13 +88,25 @@ def parse_faults(text: str | None, rate: float | None) -> dict[str, float]:
 
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(
-        seed=args.seed, start=args.start, end=args.end, scale=args.scale, api_key=args.api_key,
-        host=args.host, port=args.port, latency_ms=args.latency_ms, jitter_ms=args.jitter_ms,
-        rate_limit=args.rate_limit, faults=parse_faults(args.faults, args.fault_rate),
-        spike_rate=args.spike_rate, spike_ms=args.spike_ms, retry_after=args.retry_after,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        scale=args.scale,
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        rate_limit=args.rate_limit,
+        faults=parse_faults(args.faults, args.fault_rate),
+        spike_rate=args.spike_rate,
+        spike_ms=args.spike_ms,
+        retry_after=args.retry_after,
         should_retry_header=args.should_retry_header,
-        activity_per_second=args.activity_per_second, clock_offset=args.clock_offset,
-        event_retention_days=args.event_retention_days, prerender=args.prerender,
+        activity_per_second=args.activity_per_second,
+        clock_offset=args.clock_offset,
+        event_retention_days=args.event_retention_days,
+        prerender=args.prerender,
     )
 
 
@@ -86,8 +120,11 @@ def main(argv: list[str] | None = None) -> None:
     from .core import Sandbox
     from .server import new_event_loop, serve
 
-    print(f"Generating sandbox data (seed={cfg.seed}, {cfg.start}..{cfg.end}, "
-          f"scale={cfg.scale}) ...", file=sys.stderr, flush=True)
+    print(
+        f"Generating sandbox data (seed={cfg.seed}, {cfg.start}..{cfg.end}, scale={cfg.scale}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     sb = Sandbox(cfg)
     loop = new_event_loop()
     asyncio.set_event_loop(loop)
@@ -95,13 +132,18 @@ def main(argv: list[str] | None = None) -> None:
 
     def on_ready(host: str, port: int) -> None:
         base_url = f"http://{host}:{port}"
-        print(f"Stripe sandbox listening on {base_url}  (API key: {cfg.api_key}; "
-              f"{sb.data.total_objects():,} objects generated in "
-              f"{sb.generation_seconds:.1f}s)", flush=True)
+        print(
+            f"Stripe sandbox listening on {base_url}  (API key: {cfg.api_key}; "
+            f"{sb.data.total_objects():,} objects generated in "
+            f"{sb.generation_seconds:.1f}s)",
+            flush=True,
+        )
         print(f"  STRIPE_API_BASE={base_url}  STRIPE_API_KEY={cfg.api_key}", flush=True)
         if args.ready_json:
-            print("SANDBOX_READY " + json.dumps({"base_url": base_url, "api_key": cfg.api_key}),
-                  flush=True)
+            print(
+                "SANDBOX_READY " + json.dumps({"base_url": base_url, "api_key": cfg.api_key}),
+                flush=True,
+            )
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)

@@ -152,8 +152,9 @@ class Sandbox:
             try:
                 key = base64.b64decode(cred.strip(), validate=True).decode().partition(":")[0]
             except (binascii.Error, UnicodeDecodeError):
-                raise ApiError(401, "Invalid Authorization header: malformed Basic credentials."
-                               ) from None
+                raise ApiError(
+                    401, "Invalid Authorization header: malformed Basic credentials."
+                ) from None
         else:
             raise ApiError(401, "Invalid Authorization header: use 'Bearer <API key>'.")
         if not key:
@@ -163,8 +164,10 @@ class Sandbox:
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path, _, query = target.partition("?")
-        base = [("Request-Id", self.request_id()),
-                ("Stripe-Version", headers.get("stripe-version") or DEFAULT_STRIPE_VERSION)]
+        base = [
+            ("Request-Id", self.request_id()),
+            ("Stripe-Version", headers.get("stripe-version") or DEFAULT_STRIPE_VERSION),
+        ]
         if path == "/_sandbox" or path.startswith("/_sandbox/"):
             status, payload = self.admin.handle(method, path, query, body)
             return Response(status, payload, base)
@@ -206,8 +209,9 @@ class Sandbox:
             payload = _strip_fields(payload)
         elif fault in ("invalid_json", "missing_fields"):
             fault = None  # only a 200 can be corrupted this way
-        self.stats.record(path_template(path) if is_v1 else "(unmatched)", status,
-                          len(payload), fault)
+        self.stats.record(
+            path_template(path) if is_v1 else "(unmatched)", status, len(payload), fault
+        )
         return Response(status, payload, base + extra, delay, action)
 
 

@@ -108,20 +108,30 @@ def mix(key: int, row: int) -> int:
 
 def make_prices(seed: int) -> list[Price]:
     """A small catalog: 8 recurring prices (subscriptions) and 8 one-time prices."""
-    recurring = [(900, "month"), (1900, "month"), (2900, "month"), (4900, "month"),
-                 (9900, "month"), (19900, "month"), (29000, "year"), (99000, "year")]
+    recurring = [
+        (900, "month"),
+        (1900, "month"),
+        (2900, "month"),
+        (4900, "month"),
+        (9900, "month"),
+        (19900, "month"),
+        (29000, "year"),
+        (99000, "year"),
+    ]
     one_time = [(a, None) for a in (150, 500, 1200, 2500, 4000, 7500, 15000, 50000)]
     out = []
     for i, (amount, interval) in enumerate(recurring + one_time):
         price_id = f"price_1{tag(seed, 'price', i)}{tag(seed, 'acct')}{tag(seed, 'p', i, width=3)}"
         nickname = f"Plan {i + 1} ({interval}ly)" if interval else f"Add-on {i - 7}"
-        out.append(Price(price_id, f"prod_O{tag(seed, 'prod', i, width=13)}", amount, interval,
-                         nickname))
+        out.append(
+            Price(price_id, f"prod_O{tag(seed, 'prod', i, width=13)}", amount, interval, nickname)
+        )
     return out
 
 
 def new_data(seed: int, start_ts: int, end_ts: int) -> SandboxData:
     """Empty tables with their columns, ready to be filled."""
+
     def t(name: str, obj: str, prefix: str) -> Table:
         return Table(name, obj, IdCodec(seed, prefix))
 
@@ -133,16 +143,34 @@ def new_data(seed: int, start_ts: int, end_ts: int) -> SandboxData:
     items = t("subscription_items", "subscription_item", "si")
     payouts = t("payouts", "payout", "po")
     txns = t("balance_transactions", "balance_transaction", "txn")
-    for name, code in (("amount", "q"), ("refunded", "q"), ("status", "b"), ("customer", "i"),
-                       ("invoice", "i"), ("txn", "i")):
+    for name, code in (
+        ("amount", "q"),
+        ("refunded", "q"),
+        ("status", "b"),
+        ("customer", "i"),
+        ("invoice", "i"),
+        ("txn", "i"),
+    ):
         charges.col(name, code)
-    for name, code in (("customer", "i"), ("sub", "i"), ("charge", "i"), ("status", "b"),
-                       ("total", "q"), ("collection", "b"), ("reason", "b")):
+    for name, code in (
+        ("customer", "i"),
+        ("sub", "i"),
+        ("charge", "i"),
+        ("status", "b"),
+        ("total", "q"),
+        ("collection", "b"),
+        ("reason", "b"),
+    ):
         invoices.col(name, code)
     for name, code in (("parent", "i"), ("price", "b"), ("qty", "b"), ("item", "i")):
         lines.col(name, code)
-    for name, code in (("customer", "i"), ("status", "b"), ("canceled_at", "q"),
-                       ("latest_invoice", "i"), ("collection", "b")):
+    for name, code in (
+        ("customer", "i"),
+        ("status", "b"),
+        ("canceled_at", "q"),
+        ("latest_invoice", "i"),
+        ("collection", "b"),
+    ):
         subs.col(name, code)
     for name, code in (("parent", "i"), ("price", "b"), ("qty", "b")):
         items.col(name, code)
@@ -271,8 +299,9 @@ class _Gen:
         for day in self.days:
             rng = self.rng("invoices", day)
             specs = [(t, 1, srow) for t, srow in sub_invoices.get(day, [])]
-            specs += [(t, 0, -1) for t in
-                      self.times(rng, self.daily_count(rng, "invoices", day), day)]
+            specs += [
+                (t, 0, -1) for t in self.times(rng, self.daily_count(rng, "invoices", day), day)
+            ]
             specs.sort(key=lambda x: x[0])
             todo = []
             for t, reason, srow in specs:
@@ -323,8 +352,9 @@ class _Gen:
                 vc["collection"].append(collection)
                 vc["reason"].append(reason)
                 if status == 2 and collection == 0 and total > 0:
-                    todo.append((min(t + rng.randint(0, 4), day + DAY - 1, self.end - 1),
-                                 cust, total, row))
+                    todo.append(
+                        (min(t + rng.randint(0, 4), day + DAY - 1, self.end - 1), cust, total, row)
+                    )
             charge_specs[day] = todo
         inv.deleted = bytearray(len(inv.created))
         ln.deleted = bytearray(len(ln.created))
@@ -339,13 +369,18 @@ class _Gen:
             specs = []
             for t in self.times(rng, self.daily_count(rng, "charges", day), day):
                 cust = self.pick_customer(rng, t) if rng.random() < 0.75 else -1
-                amount = rng.choice((500, 1000, 1500, 2000, 2500, 4999, 9900, 12000)) \
-                    if rng.random() < 0.6 else rng.randint(50, 250000)
+                amount = (
+                    rng.choice((500, 1000, 1500, 2000, 2500, 4999, 9900, 12000))
+                    if rng.random() < 0.6
+                    else rng.randint(50, 250000)
+                )
                 status = rng.choices((0, 1, 2), (92, 6, 2))[0]
                 refunded = amount if status == 0 and rng.random() < 0.04 else 0
                 specs.append((t, cust, amount, -1, status, refunded))
-            specs += [(t, cust, total, irow, 0, 0) for t, cust, total, irow in
-                      invoice_charges.get(day, [])]
+            specs += [
+                (t, cust, total, irow, 0, 0)
+                for t, cust, total, irow in invoice_charges.get(day, [])
+            ]
             specs.sort(key=lambda x: x[0])
             for t, cust, amount, irow, status, refunded in specs:
                 row = len(ch.created)
@@ -378,8 +413,11 @@ class _Gen:
         """Automatic payouts sweep all unpaid-out transactions; some manual ones have none."""
         d = self.d
         po, pc, rel = d.payouts, d.payouts.cols, d.payout_txns
-        tx_created, tx_amount, tx_payout = d.txns.created, d.txns.cols["amount"], \
-            d.txns.cols["payout"]
+        tx_created, tx_amount, tx_payout = (
+            d.txns.created,
+            d.txns.cols["amount"],
+            d.txns.cols["payout"],
+        )
         ptr, hold_until = 0, 0
         for day in self.days:
             rng = self.rng("payouts", day)

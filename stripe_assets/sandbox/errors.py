@@ -54,9 +54,7 @@ def unknown_param(param: str) -> ApiError:
 
 
 def missing(obj: str, obj_id: str, param: str = "id", status: int = 404) -> ApiError:
-    return ApiError(
-        status, f"No such {obj}: '{obj_id}'", code="resource_missing", param=param
-    )
+    return ApiError(status, f"No such {obj}: '{obj_id}'", code="resource_missing", param=param)
 
 
 def unknown_url(method: str, path: str) -> ApiError:

@@ -39,33 +39,54 @@ HELD = {
 
 EXPANDABLE: dict[str, dict[str, str]] = {
     "charge": {
-        "application": "application", "application_fee": "application_fee",
-        "balance_transaction": "balance_transaction", "customer": "customer",
-        "failure_balance_transaction": "balance_transaction", "invoice": "invoice",
-        "on_behalf_of": "account", "payment_intent": "payment_intent", "review": "review",
-        "source_transfer": "transfer", "transfer": "transfer",
+        "application": "application",
+        "application_fee": "application_fee",
+        "balance_transaction": "balance_transaction",
+        "customer": "customer",
+        "failure_balance_transaction": "balance_transaction",
+        "invoice": "invoice",
+        "on_behalf_of": "account",
+        "payment_intent": "payment_intent",
+        "review": "review",
+        "source_transfer": "transfer",
+        "transfer": "transfer",
     },
     "customer": {"default_source": "source", "test_clock": "test_helpers.test_clock"},
     "invoice": {
-        "application": "application", "charge": "charge", "customer": "customer",
-        "default_payment_method": "payment_method", "default_source": "source",
-        "latest_revision": "invoice", "on_behalf_of": "account",
-        "payment_intent": "payment_intent", "quote": "quote", "subscription": "subscription",
+        "application": "application",
+        "charge": "charge",
+        "customer": "customer",
+        "default_payment_method": "payment_method",
+        "default_source": "source",
+        "latest_revision": "invoice",
+        "on_behalf_of": "account",
+        "payment_intent": "payment_intent",
+        "quote": "quote",
+        "subscription": "subscription",
         "test_clock": "test_helpers.test_clock",
     },
-    "line_item": {"invoice_item": "invoiceitem", "subscription": "subscription",
-                  "subscription_item": "subscription_item"},
+    "line_item": {
+        "invoice_item": "invoiceitem",
+        "subscription": "subscription",
+        "subscription_item": "subscription_item",
+    },
     "subscription": {
-        "application": "application", "customer": "customer",
-        "default_payment_method": "payment_method", "default_source": "source",
-        "latest_invoice": "invoice", "on_behalf_of": "account",
-        "pending_setup_intent": "setup_intent", "schedule": "subscription_schedule",
+        "application": "application",
+        "customer": "customer",
+        "default_payment_method": "payment_method",
+        "default_source": "source",
+        "latest_invoice": "invoice",
+        "on_behalf_of": "account",
+        "pending_setup_intent": "setup_intent",
+        "schedule": "subscription_schedule",
         "test_clock": "test_helpers.test_clock",
     },
     "subscription_item": {},
     "payout": {
-        "balance_transaction": "balance_transaction", "destination": "bank_account",
-        "failure_balance_transaction": "balance_transaction", "original_payout": "payout",
+        "balance_transaction": "balance_transaction",
+        "destination": "bank_account",
+        "failure_balance_transaction": "balance_transaction",
+        "original_payout": "payout",
         "reversed_by": "payout",
     },
     "balance_transaction": {"source": "charge"},
@@ -87,16 +108,18 @@ Fetch = Callable[[str, str], dict[str, Any]]
 def expand_params(params: dict[str, str | list[str]]) -> list[str]:
     """Pop ``expand[]`` / ``expand[N]`` from the parameters; the paths in order."""
     out: list[str] = []
-    for key in [k for k in params if k == "expand[]" or
-                (k.startswith("expand[") and k.endswith("]") and k[7:-1].isdigit())]:
+    for key in [
+        k
+        for k in params
+        if k == "expand[]" or (k.startswith("expand[") and k.endswith("]") and k[7:-1].isdigit())
+    ]:
         value = params.pop(key)
         out.extend(value if isinstance(value, list) else [value])
     return out
 
 
 def _cannot(path: str, hint: str = "") -> ApiError:
-    return ApiError(400, f"This property cannot be expanded ({path}).{hint}",
-                    param="expand")
+    return ApiError(400, f"This property cannot be expanded ({path}).{hint}", param="expand")
 
 
 def check(paths: list[str], root: str) -> list[list[str]]:
@@ -108,19 +131,25 @@ def check(paths: list[str], root: str) -> list[list[str]]:
         if not path or "" in segs:
             raise _cannot(path)
         if sum(1 for s in segs if s != "data") > MAX_DEPTH:
-            raise ApiError(400, f"You cannot expand more than {MAX_DEPTH} levels of a property"
-                           f" ({path}).", param="expand")
+            raise ApiError(
+                400,
+                f"You cannot expand more than {MAX_DEPTH} levels of a property ({path}).",
+                param="expand",
+            )
         typ: str | None = root
         for i, seg in enumerate(segs):
             if typ is None:  # below a reference the sandbox never sets: nothing to expand
                 break
             if typ.startswith(LIST):
                 if seg != "data":
-                    elem = typ[len(LIST):]
-                    hint = f" You may want to try expanding 'data.{path}' instead." \
-                        if i == 0 and seg in EXPANDABLE.get(elem, {}) else ""
+                    elem = typ[len(LIST) :]
+                    hint = (
+                        f" You may want to try expanding 'data.{path}' instead."
+                        if i == 0 and seg in EXPANDABLE.get(elem, {})
+                        else ""
+                    )
                     raise _cannot(path, hint)
-                typ = typ[len(LIST):]
+                typ = typ[len(LIST) :]
                 continue
             if seg in NESTED_LISTS.get(typ, {}):
                 typ = LIST + NESTED_LISTS[typ][seg]
@@ -145,7 +174,7 @@ def _walk(node: Any, segs: list[str], typ: str, fetch: Fetch, path: str) -> None
     seg, rest = segs[0], segs[1:]
     if typ.startswith(LIST):
         for item in node.get("data") or []:
-            _walk(item, rest, typ[len(LIST):], fetch, path)
+            _walk(item, rest, typ[len(LIST) :], fetch, path)
         return
     if seg in NESTED_LISTS.get(typ, {}):
         _walk(node.get(seg), rest, LIST + NESTED_LISTS[typ][seg], fetch, path)
@@ -154,8 +183,11 @@ def _walk(node: Any, segs: list[str], typ: str, fetch: Fetch, path: str) -> None
     value = node.get(seg)
     if isinstance(value, str):
         if target not in HELD:
-            raise ApiError(400, f"The sandbox cannot expand {path}: it holds no {target} "
-                           "objects.", param="expand")
+            raise ApiError(
+                400,
+                f"The sandbox cannot expand {path}: it holds no {target} objects.",
+                param="expand",
+            )
         value = node[seg] = fetch(target, value)
     if rest and target in HELD:
         _walk(value, rest, target, fetch, path)

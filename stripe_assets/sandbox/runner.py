@@ -37,8 +37,9 @@ class SandboxHandle:
     def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
         url = self.base_url + path + (f"?{urlencode(params)}" if params else "")
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=120) as resp:
                 return json.loads(resp.read())
@@ -153,13 +154,36 @@ def running_sandbox(
 
 def cli_args(cfg: SandboxConfig) -> list[str]:
     """The CLI arguments that reproduce a configuration."""
-    args = ["--host", cfg.host, "--port", str(cfg.port), "--seed", str(cfg.seed),
-            "--start", str(cfg.start), "--end", str(cfg.end), "--scale", str(cfg.scale),
-            "--api-key", cfg.api_key, "--latency-ms", str(cfg.latency_ms),
-            "--jitter-ms", str(cfg.jitter_ms), "--rate-limit", str(cfg.rate_limit),
-            "--spike-rate", str(cfg.spike_rate), "--spike-ms", str(cfg.spike_ms),
-            "--activity-per-second", str(cfg.activity_per_second),
-            "--event-retention-days", str(cfg.event_retention_days)]
+    args = [
+        "--host",
+        cfg.host,
+        "--port",
+        str(cfg.port),
+        "--seed",
+        str(cfg.seed),
+        "--start",
+        str(cfg.start),
+        "--end",
+        str(cfg.end),
+        "--scale",
+        str(cfg.scale),
+        "--api-key",
+        cfg.api_key,
+        "--latency-ms",
+        str(cfg.latency_ms),
+        "--jitter-ms",
+        str(cfg.jitter_ms),
+        "--rate-limit",
+        str(cfg.rate_limit),
+        "--spike-rate",
+        str(cfg.spike_rate),
+        "--spike-ms",
+        str(cfg.spike_ms),
+        "--activity-per-second",
+        str(cfg.activity_per_second),
+        "--event-retention-days",
+        str(cfg.event_retention_days),
+    ]
     if cfg.faults:
         args += ["--faults", json.dumps(cfg.faults)]
     if cfg.retry_after is not None:
@@ -177,8 +201,11 @@ def cli_args(cfg: SandboxConfig) -> list[str]:
 def _subprocess(cfg: SandboxConfig, timeout: float) -> Iterator[SandboxHandle]:
     cmd = [sys.executable, "-m", "stripe_assets.sandbox", *cli_args(cfg), "--ready-json"]
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
     try:
         base_url = None

@@ -27,8 +27,9 @@ def _status_line(status: int) -> bytes:
 class Request:
     __slots__ = ("body", "headers", "keep_alive", "method", "target")
 
-    def __init__(self, method: str, target: str, headers: dict[str, str], body: bytes,
-                 keep_alive: bool) -> None:
+    def __init__(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, keep_alive: bool
+    ) -> None:
         self.method = method
         self.target = target
         self.headers = headers
@@ -39,8 +40,9 @@ class Request:
 class HttpProtocol(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, sb: Sandbox, loop: asyncio.AbstractEventLoop,
-                 conns: set[HttpProtocol] | None = None) -> None:
+    def __init__(
+        self, sb: Sandbox, loop: asyncio.AbstractEventLoop, conns: set[HttpProtocol] | None = None
+    ) -> None:
         self.sb = sb
         self.conns = conns if conns is not None else set()
         self.loop = loop
@@ -106,8 +108,9 @@ class HttpProtocol(asyncio.Protocol):
 
     def _fail(self, status: int) -> None:
         if self.transport and not self.closed:
-            self.transport.write(_status_line(status) +
-                                 b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            self.transport.write(
+                _status_line(status) + b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
             self.transport.close()
         self.closed = True
 
@@ -117,8 +120,12 @@ class HttpProtocol(asyncio.Protocol):
             try:
                 res = self.sb.handle(req.method, req.target, req.headers, req.body)
             except Exception as exc:  # never kill the connection loop on a handler bug
-                res = Response(500, b'{"error":{"type":"api_error","message":"sandbox bug: '
-                               + repr(exc).replace('"', "'").encode()[:300] + b'"}}')
+                res = Response(
+                    500,
+                    b'{"error":{"type":"api_error","message":"sandbox bug: '
+                    + repr(exc).replace('"', "'").encode()[:300]
+                    + b'"}}',
+                )
             if res.delay > 0:
                 self.busy = True
                 self.loop.call_later(res.delay, self._finish, req, res)
@@ -139,12 +146,18 @@ class HttpProtocol(asyncio.Protocol):
             self.closed = True
             return
         body = res.body
-        head = [_status_line(res.status), b"Content-Type: application/json\r\n",
-                b"Content-Length: ", str(len(body)).encode(), b"\r\n"]
+        head = [
+            _status_line(res.status),
+            b"Content-Type: application/json\r\n",
+            b"Content-Length: ",
+            str(len(body)).encode(),
+            b"\r\n",
+        ]
         for k, v in res.headers:
             head.append(f"{k}: {v}\r\n".encode("latin-1"))
-        head.append(b"Connection: keep-alive\r\n\r\n" if req.keep_alive
-                    else b"Connection: close\r\n\r\n")
+        head.append(
+            b"Connection: keep-alive\r\n\r\n" if req.keep_alive else b"Connection: close\r\n\r\n"
+        )
         if res.action == "truncate":
             t.write(b"".join(head) + body[: len(body) // 2])
             t.close()
@@ -176,8 +189,9 @@ async def serve(
     """Serve until ``stop`` is set; calls ``on_ready(host, port)`` once listening."""
     loop = asyncio.get_running_loop()
     conns: set[HttpProtocol] = set()
-    server = await loop.create_server(lambda: HttpProtocol(sb, loop, conns), host, port,
-                                      reuse_address=True, backlog=1024)
+    server = await loop.create_server(
+        lambda: HttpProtocol(sb, loop, conns), host, port, reuse_address=True, backlog=1024
+    )
     sock = server.sockets[0]
     bound_host, bound_port = sock.getsockname()[:2]
     activity = loop.create_task(_activity(sb))

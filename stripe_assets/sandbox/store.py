@@ -125,8 +125,9 @@ class Table:
                     for r, b in zip(rows, renders, strict=True):
                         frags[r] = b
             else:
-                for r, (head, nul, tail) in zip(rows, map(bytes.partition, renders,
-                                                          repeat(b"\0")), strict=True):
+                for r, (head, nul, tail) in zip(
+                    rows, map(bytes.partition, renders, repeat(b"\0")), strict=True
+                ):
                     if not nul:
                         raise AssertionError(f"{self.name}: render lacks its embed marker")
                     frags[r] = head
@@ -162,9 +163,14 @@ class Table:
         if not n:
             return []
         rel = self.embed
-        if self.stale or len(self.frags) < len(self.created) or (
-                rel is not None and (rel.child.stale or
-                                     len(rel.child.frags) < len(rel.child.created))):
+        if (
+            self.stale
+            or len(self.frags) < len(self.created)
+            or (
+                rel is not None
+                and (rel.child.stale or len(rel.child.frags) < len(rel.child.created))
+            )
+        ):
             self.flush()
         g = itemgetter(*rows) if n > 1 else _one(rows[0])
         if rel is None:

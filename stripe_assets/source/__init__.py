@@ -302,9 +302,7 @@ def stripe_resources(
             )
             continue
         pages, parent_arrow, kid_arrow = _parent_resource(table, run, window, kids)
-        feeder = dlt.resource(
-            pages, name=f"{table.name}_pages", selected=False, parallelized=True
-        )
+        feeder = dlt.resource(pages, name=f"{table.name}_pages", selected=False, parallelized=True)
         resources.append(
             dlt.transformer(_parent_table(parent_arrow), data_from=feeder, **_hints(table))
         )

@@ -65,9 +65,7 @@ class ArrowPages:
         self.table = table
         self.drop = frozenset(drop)
         self.primary_key = frozenset(table.primary_key)
-        self.kinds = {
-            name: column.get("data_type") for name, column in table.columns.items()
-        }
+        self.kinds = {name: column.get("data_type") for name, column in table.columns.items()}
         self.json_columns: set[str] = set()
         self.hinted: frozenset[str] = frozenset()
         self._lock = threading.Lock()

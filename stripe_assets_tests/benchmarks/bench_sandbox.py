@@ -39,8 +39,9 @@ from stripe_assets.sandbox import SandboxConfig, running_sandbox
 Walk = tuple[str, dict[str, Any]]
 
 
-def _walk(conn: http.client.HTTPConnection, key: str, path: str, params: dict[str, Any],
-          keep: Any = None) -> tuple[int, int, int]:
+def _walk(
+    conn: http.client.HTTPConnection, key: str, path: str, params: dict[str, Any], keep: Any = None
+) -> tuple[int, int, int]:
     """Walk one list with limit=100; returns (pages, objects, bytes). ``keep(obj)`` sees
     every object when given."""
     headers = {"Authorization": f"Bearer {key}"}
@@ -100,12 +101,27 @@ def find_parents(base_url: str, key: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {"invoices": [], "subscriptions": [], "payouts": []}
     conn = _connect(base_url)
     try:
-        _walk(conn, key, "/v1/invoices", {}, lambda o: o["lines"]["total_count"] >= 100
-              and out["invoices"].append(o["id"]))
-        _walk(conn, key, "/v1/subscriptions", {"status": "all"},
-              lambda o: o["items"]["total_count"] > 10 and out["subscriptions"].append(o["id"]))
-        _walk(conn, key, "/v1/payouts", {},
-              lambda o: o["automatic"] and out["payouts"].append(o["id"]))
+        _walk(
+            conn,
+            key,
+            "/v1/invoices",
+            {},
+            lambda o: o["lines"]["total_count"] >= 100 and out["invoices"].append(o["id"]),
+        )
+        _walk(
+            conn,
+            key,
+            "/v1/subscriptions",
+            {"status": "all"},
+            lambda o: o["items"]["total_count"] > 10 and out["subscriptions"].append(o["id"]),
+        )
+        _walk(
+            conn,
+            key,
+            "/v1/payouts",
+            {},
+            lambda o: o["automatic"] and out["payouts"].append(o["id"]),
+        )
     finally:
         conn.close()
     return out
@@ -113,8 +129,10 @@ def find_parents(base_url: str, key: str) -> dict[str, list[str]]:
 
 def _slices(start: int, end: int, n: int, path: str, extra: dict[str, Any]) -> list[list[Walk]]:
     edges = [start + (end - start) * i // n for i in range(n + 1)]
-    return [[(path, {**extra, "created[gte]": a, "created[lt]": b})]
-            for a, b in itertools.pairwise(edges)]
+    return [
+        [(path, {**extra, "created[gte]": a, "created[lt]": b})]
+        for a, b in itertools.pairwise(edges)
+    ]
 
 
 def _deal(walks: list[Walk], n: int) -> list[list[Walk]]:
@@ -148,11 +166,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", default="2024-01-01")
     ap.add_argument("--end", default="2024-03-01")
     ap.add_argument("--connections", type=int, default=4)
-    ap.add_argument("--no-prerender", dest="prerender", action="store_false",
-                    help="render each table on first read instead of at start-up")
+    ap.add_argument(
+        "--no-prerender",
+        dest="prerender",
+        action="store_false",
+        help="render each table on first read instead of at start-up",
+    )
     args = ap.parse_args(argv)
-    cfg = SandboxConfig(seed=42, start=args.start, end=args.end, scale=args.scale,
-                        prerender=args.prerender)
+    cfg = SandboxConfig(
+        seed=42, start=args.start, end=args.end, scale=args.scale, prerender=args.prerender
+    )
     n = args.connections
     rows: list[tuple[str, str, float]] = []
     peaks: list[float] = []
@@ -169,25 +192,36 @@ def main(argv: list[str] | None = None) -> None:
                 if part == "top":
                     info = sb.info()
                     print(f"objects held:        {info['objects']:,}  {info['tables']}")
-                    print(f"generation time:     {info['generation_seconds']:.1f} s, of which "
-                          f"rendering every object {info['render_seconds']:.1f} s "
-                          f"(process start to ready: {startup:.1f} s)")
+                    print(
+                        f"generation time:     {info['generation_seconds']:.1f} s, of which "
+                        f"rendering every object {info['render_seconds']:.1f} s "
+                        f"(process start to ready: {startup:.1f} s)"
+                    )
                     print(f"server RSS at ready: {server.memory_info().rss / 2**20:.0f} MB\n")
-                    print(f"{'endpoint':42}{'phase':>6}{'pages':>7}{'obj/page':>9}"
-                          f"{'wall pages/s':>13}{'srv cpu/page':>14}{'srv-cpu pages/s':>16}"
-                          f"{'client cpu':>11}")
+                    print(
+                        f"{'endpoint':42}{'phase':>6}{'pages':>7}{'obj/page':>9}"
+                        f"{'wall pages/s':>13}{'srv cpu/page':>14}{'srv-cpu pages/s':>16}"
+                        f"{'client cpu':>11}"
+                    )
 
-                def phases(name: str, shares: list[list[Walk]], sb: Any = sb,
-                           server: psutil.Process = server) -> None:
+                def phases(
+                    name: str,
+                    shares: list[list[Walk]],
+                    sb: Any = sb,
+                    server: psutil.Process = server,
+                ) -> None:
                     for phase in ("cold", "warm"):
                         c0 = sum(server.cpu_times()[:2])
                         r = client.submit(run_phase, sb.base_url, sb.api_key, shares).result()
                         srv_cpu = sum(server.cpu_times()[:2]) - c0
                         pages = r["pages"]
                         rows.append((name, phase, pages / srv_cpu))
-                        print(f"{name:42}{phase:>6}{pages:7d}{r['objects'] / pages:9.0f}"
-                              f"{pages / r['wall']:13.0f}{srv_cpu / pages * 1000:11.2f} ms"
-                              f"{pages / srv_cpu:16.0f}{r['client_cpu']:9.1f} s", flush=True)
+                        print(
+                            f"{name:42}{phase:>6}{pages:7d}{r['objects'] / pages:9.0f}"
+                            f"{pages / r['wall']:13.0f}{srv_cpu / pages * 1000:11.2f} ms"
+                            f"{pages / srv_cpu:16.0f}{r['client_cpu']:9.1f} s",
+                            flush=True,
+                        )
 
                 if part == "top":
                     for path, extra in TOP:
@@ -195,23 +229,34 @@ def main(argv: list[str] | None = None) -> None:
                         phases(label, _slices(cfg.start_ts, cfg.end_ts, n, path, extra))
                 else:
                     parents = client.submit(find_parents, sb.base_url, sb.api_key).result()
-                    inv, subs, pos = parents["invoices"], parents["subscriptions"], \
-                        parents["payouts"]
-                    phases(f"/v1/invoices/{{id}}/lines ({len(inv)} inv.)",
-                           _deal([(f"/v1/invoices/{i}/lines", {}) for i in inv], n))
-                    phases(f"/v1/subscription_items ({len(subs)} subs)",
-                           _deal([("/v1/subscription_items", {"subscription": s})
-                                  for s in subs], n))
-                    phases(f"/v1/balance_transactions?payout= ({len(pos)})",
-                           _deal([("/v1/balance_transactions", {"payout": p}) for p in pos],
-                                 n))
+                    inv, subs, pos = (
+                        parents["invoices"],
+                        parents["subscriptions"],
+                        parents["payouts"],
+                    )
+                    phases(
+                        f"/v1/invoices/{{id}}/lines ({len(inv)} inv.)",
+                        _deal([(f"/v1/invoices/{i}/lines", {}) for i in inv], n),
+                    )
+                    phases(
+                        f"/v1/subscription_items ({len(subs)} subs)",
+                        _deal([("/v1/subscription_items", {"subscription": s}) for s in subs], n),
+                    )
+                    phases(
+                        f"/v1/balance_transactions?payout= ({len(pos)})",
+                        _deal([("/v1/balance_transactions", {"payout": p}) for p in pos], n),
+                    )
                 peaks.append(_peak_rss_mb(sb.pid))
     print(f"\npeak server RSS:     {max(peaks):.0f} MB (pre-rendered: {args.prerender})")
     worst = min(rows, key=lambda r: r[2])
-    print(f"slowest phase:       {worst[0]} {worst[1]}: {worst[2]:.0f} pages per second of "
-          "server CPU")
-    print("('srv-cpu pages/s' = pages per second of server CPU (user + system): the server's own "
-          "limit when it has a core to itself)")
+    print(
+        f"slowest phase:       {worst[0]} {worst[1]}: {worst[2]:.0f} pages per second of server CPU"
+    )
+    print(
+        "('srv-cpu pages/s' = pages per second of server CPU (user + system): the server's own "
+        "limit when it has a core to itself)"
+    )
+
 
 if __name__ == "__main__":
     main()
