@@ -22,27 +22,22 @@ def sb() -> Any:
         yield handle
 
 
+CALM = {
+    "faults": {},
+    "rate_limit": 0,
+    "latency_ms": 0,
+    "jitter_ms": 0,
+    "spike_rate": 0,
+    "retry_after": None,
+    "should_retry_header": False,
+}
+
+
 @pytest.fixture(autouse=True)
 def _calm(sb: Any) -> Any:
-    sb.configure(
-        faults={},
-        rate_limit=0,
-        latency_ms=0,
-        jitter_ms=0,
-        spike_rate=0,
-        retry_after=None,
-        should_retry_header=False,
-    )
+    sb.configure(**CALM)
     yield
-    sb.configure(
-        faults={},
-        rate_limit=0,
-        latency_ms=0,
-        jitter_ms=0,
-        spike_rate=0,
-        retry_after=None,
-        should_retry_header=False,
-    )
+    sb.configure(**CALM)
 
 
 def classify(sb: Any, path: str = "/v1/charges?limit=3") -> tuple[str, dict[str, str]]:
