@@ -10,6 +10,7 @@ from pathlib import Path
 import dlt
 import duckdb
 import pytest
+from dagster import instance_for_test
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.settings import StripeSettings
@@ -17,6 +18,7 @@ from stripe_assets.source import CreatedWindow, stripe_source
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.slicing import SlicedWalk, WalkerGate
 from stripe_assets.tables import TABLES, TABLES_BY_NAME
+from stripe_assets_tests.conftest import run_partitions
 
 # 10 days at scale 4: ~1,800 charges, enough pages for the walk to split.
 WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
@@ -195,3 +197,27 @@ def test_a_long_payout_is_walked_by_several_cursors_exactly():
             ids = [row["id"] for page in walk if page is not None for row in page]
     assert len(walk.slices) > 1
     assert len(ids) == len(set(ids)) and set(ids) == set(expected)
+
+
+def test_collector_thresholds_are_restored_after_a_failed_run(stripe_env, monkeypatch):
+    """A run raises the garbage collector's thresholds while it extracts and puts back what
+    the process had, also when the run fails (here: Stripe refuses the key)."""
+    import gc
+
+    from stripe_assets.source.memory import BULK_GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+    original = StripeClient.iter_pages
+
+    def spy(self, *args, **kwargs):
+        seen.append(gc.get_threshold())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(StripeClient, "iter_pages", spy)
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_the_sandbox_key")
+    with instance_for_test() as instance:
+        result = run_partitions(instance, "2024-05-03", raise_on_error=False)
+    assert not result.success
+    assert seen and set(seen) == {BULK_GC_THRESHOLDS}
+    assert gc.get_threshold() == before
