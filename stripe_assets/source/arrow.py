@@ -67,7 +67,6 @@ class ArrowPages:
         self.primary_key = frozenset(table.primary_key)
         self.kinds = {name: column.get("data_type") for name, column in table.columns.items()}
         self.json_columns: set[str] = set()
-        self.hinted: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     def column(self, name: str, values: Sequence[Any]) -> tuple[pa.Array | None, bool]:

@@ -143,9 +143,9 @@ class StripeHttp(Client):
         self,
         budget: RequestBudget,
         progress: RunProgress,
+        base_url: str,
         backoff: float = 0.5,
         max_delay: float = 30.0,
-        base_url: str | None = None,
     ) -> None:
         super().__init__(
             request_timeout=REQUEST_TIMEOUT_SECONDS,
@@ -165,8 +165,7 @@ class StripeHttp(Client):
 
     def _make_session(self) -> Session:
         session = Session()
-        if self.base_url:
-            read_environment_once(session, self.base_url)
+        read_environment_once(session, self.base_url)
         session.mount("http://", self._adapter)
         session.mount("https://", self._adapter)
         send = session.send
@@ -261,7 +260,7 @@ class StripeClient:
         self.progress = progress or RunProgress()
         budget = shared_budget(settings.api_base, settings.api_key, settings.requests_per_second)
         backoff, max_delay = retry_backoff()
-        self.http = StripeHttp(budget, self.progress, backoff, max_delay, settings.api_base)
+        self.http = StripeHttp(budget, self.progress, settings.api_base, backoff, max_delay)
         self._local = threading.local()
 
     def _rest(self) -> RESTClient:
