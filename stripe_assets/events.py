@@ -58,8 +58,8 @@ class _NewerPaginator(BasePaginator):
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         page = response.stripe_page  # type: ignore[attr-defined]
-        if page["has_more"] and page["data"]:
-            self._cursor = page["data"][0]["id"]
+        if page.has_more and page.count:
+            self._cursor = page.first_id
         else:
             self._has_next_page = False
 

@@ -21,6 +21,7 @@ DESTINATION_ENV = "STRIPE_DESTINATION"
 DUCKDB_PATH_ENV = "DESTINATION__DUCKDB__CREDENTIALS"
 REQUESTS_PER_SECOND_ENV = "STRIPE_REQUESTS_PER_SECOND"
 MAX_WORKERS_ENV = "STRIPE_MAX_WORKERS"
+PAGE_PROCESSES_ENV = "STRIPE_PAGE_PROCESSES"
 POOL_ENV = "STRIPE_POOL"
 BACKFILL_POLICY_ENV = "STRIPE_BACKFILL_POLICY"
 
@@ -85,6 +86,8 @@ class StripeSettings:
     api_version: str = DEFAULT_API_VERSION
     requests_per_second: float = TEST_MODE_REQUESTS_PER_SECOND
     max_workers: int = DEFAULT_MAX_WORKERS
+    page_processes: int = 0
+    """Worker processes that parse and convert pages (0: in the run's process)."""
 
     @classmethod
     def resolve(
@@ -94,6 +97,7 @@ class StripeSettings:
         api_version: str | None = None,
         requests_per_second: float | None = None,
         max_workers: int | None = None,
+        page_processes: int | None = None,
     ) -> StripeSettings:
         """Explicit values first, then environment variables, then dlt secrets/config."""
         key = api_key or _lookup(API_KEY_ENV)
@@ -113,6 +117,7 @@ class StripeSettings:
             api_version=api_version or _lookup(API_VERSION_ENV) or DEFAULT_API_VERSION,
             requests_per_second=rps,
             max_workers=workers or default_max_workers(rps),
+            page_processes=_page_processes(page_processes),
         )
 
 
@@ -120,6 +125,22 @@ def default_max_workers(requests_per_second: float) -> int:
     """Enough requests in flight to use the budget at Stripe's ~0.25-0.5 s per page: half
     the budget (50 at live mode's 100 req/s), at least 8 and at most 50."""
     return min(MAX_DEFAULT_WORKERS, max(DEFAULT_MAX_WORKERS, math.ceil(requests_per_second / 2)))
+
+
+def _page_processes(explicit: int | None) -> int:
+    """Explicit, else STRIPE_PAGE_PROCESSES (0 keeps page work in the run's process), else
+    one per core up to 4: the run's process feeds them about one core of HTTP work."""
+    if explicit is not None:
+        return max(0, explicit)
+    configured = _lookup(PAGE_PROCESSES_ENV)
+    if configured is not None:
+        try:
+            return max(0, int(configured))
+        except ValueError:
+            raise ValueError(
+                f"{PAGE_PROCESSES_ENV} must be a whole number of processes, got {configured!r}"
+            ) from None
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _float(value: str | None) -> float | None:

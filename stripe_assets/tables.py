@@ -7,8 +7,10 @@ follow from it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from dlt.common.schema.typing import TTableSchemaColumns
+if TYPE_CHECKING:  # page workers import this module: no dlt at run time (1 s to import)
+    from dlt.common.schema.typing import TTableSchemaColumns
 
 
 def _timestamps(*names: str) -> TTableSchemaColumns:

@@ -59,7 +59,7 @@ def test_slices_cover_the_window_without_gaps_or_overlaps():
                 table="charges",
                 executor=pool,
                 gate=WalkerGate(client, 8),
-                convert=list,
+                convert=lambda page: page.rows,
             )
             rows = [row for page in walk if page is not None for row in page]
         truth = sb.counts(gte, lt)["charges"]
@@ -132,7 +132,7 @@ def test_a_narrow_window_costs_no_extra_request(sandbox, table):
             table=table,
             executor=pool,
             gate=WalkerGate(client, 8),
-            convert=len,
+            convert=lambda page: page.count,
         )
         rows = sum(n for n in walk if n is not None)
     assert rows == sandbox.counts(gte, lt)[table]
@@ -191,7 +191,7 @@ def test_a_long_payout_is_walked_by_several_cursors_exactly():
                 table="payout_transactions",
                 executor=pool,
                 gate=WalkerGate(client, 8),
-                convert=list,
+                convert=lambda page: page.rows,
                 split_open_below=True,
             )
             ids = [row["id"] for page in walk if page is not None for row in page]
@@ -208,13 +208,13 @@ def test_collector_thresholds_are_restored_after_a_failed_run(stripe_env, monkey
 
     before = gc.get_threshold()
     seen: list[tuple[int, ...]] = []
-    original = StripeClient.iter_pages
+    original = StripeClient.iter_decoded
 
     def spy(self, *args, **kwargs):
         seen.append(gc.get_threshold())
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(StripeClient, "iter_pages", spy)
+    monkeypatch.setattr(StripeClient, "iter_decoded", spy)
     monkeypatch.setenv("STRIPE_API_KEY", "sk_test_not_the_sandbox_key")
     with instance_for_test() as instance:
         result = run_partitions(instance, "2024-05-03", raise_on_error=False)

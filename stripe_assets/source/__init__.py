@@ -4,15 +4,16 @@ Top-level tables page their list endpoint over a `created` window, with several 
 `created` slices when the window is wide (`slicing.py`). A parent with children is paged once
 by a hidden resource that feeds transformers: the parent table (embedded list dropped) and
 the child table (the embedded first page, plus the child endpoint only when Stripe says
-`has_more`). Every table receives Arrow tables (`arrow.py`), so dlt writes parquet while
-extracting and does no per-row normalization. Requests share the run's budget (`budget.py`).
+`has_more`). Pages are parsed and converted to Arrow by page worker processes
+(`stripe_assets.pages`), so dlt writes parquet while extracting and does no per-row
+normalization. Requests share the run's budget (`budget.py`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,17 +23,15 @@ import pyarrow as pa
 from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
+from stripe_assets.pages.decode import ChildTodo, DecodedPage, PageJob
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
-from stripe_assets.source.arrow import ArrowPages, batch_item, quiet_json_hint_warnings
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeNotFoundError
+from stripe_assets.source.items import batch_item, concat, quiet_json_hint_warnings
 from stripe_assets.source.memory import bound_allocators, release_freed_memory
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.source.slicing import CreatedWindow, SlicedWalk, WalkerGate
-from stripe_assets.tables import TABLES, StripeTable, children_of, embedded_fields_of
-
-Row = dict[str, Any]
-Page = list[Row]
+from stripe_assets.tables import TABLES, StripeTable, children_of
 
 
 class _Run:
@@ -76,7 +75,9 @@ class _Run:
                 self._gate = WalkerGate(self._client, workers)
             return self._client
 
-    def walk(self, table: StripeTable, window: CreatedWindow, convert: Callable) -> SlicedWalk:
+    def walk(
+        self, table: StripeTable, window: CreatedWindow, job: PageJob, convert: Callable
+    ) -> SlicedWalk:
         client = self.get()
         assert self._walkers is not None and self._gate is not None
         return SlicedWalk(
@@ -87,11 +88,14 @@ class _Run:
             table=table.name,
             executor=self._walkers,
             gate=self._gate,
+            job=job,
             convert=convert,
             queue_pages=max(8, client.settings.max_workers),
         )
 
-    def walk_children(self, table: str, path: str, params: dict[str, Any]) -> SlicedWalk:
+    def walk_children(
+        self, table: str, path: str, params: dict[str, Any], job: PageJob
+    ) -> SlicedWalk:
         """One parent's child list with no known `created` range (a payout's transactions),
         walked by several cursors when long."""
         client = self.get()
@@ -104,9 +108,14 @@ class _Run:
             table=table,
             executor=self._child_walkers,
             gate=self._gate,
-            convert=lambda rows: rows,
+            job=job,
+            convert=_table_of,
             split_open_below=True,
         )
+
+    def json_columns(self, table: str) -> frozenset[str]:
+        """Columns of `table` the run stores as JSON text (hinted `json` to dlt)."""
+        return self.get().decoder.json_columns(table)
 
     def children(self, table: str) -> ThreadPoolExecutor:
         self.get()
@@ -132,7 +141,7 @@ class ParentBatch:
 
     parents: list[pa.Table] = field(default_factory=list)
     embedded: dict[str, list[pa.Table]] = field(default_factory=dict)
-    more: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
+    more: dict[str, list[ChildTodo]] = field(default_factory=dict)
     rows: int = 0
 
     def extend(self, other: ParentBatch) -> None:
@@ -166,46 +175,40 @@ def _batched(items: Iterator[Any], size: Callable[[Any], int], merge: Callable) 
         yield merge(held)
 
 
+def _table_of(page: DecodedPage) -> pa.Table | None:
+    return page.table
+
+
 def _table_resource(
     table: StripeTable, run: _Run, window: CreatedWindow
 ) -> Callable[[], Iterator[Any]]:
-    arrow = ArrowPages(table)
-
     def pages() -> Iterator[Any]:
-        walk = run.walk(table, window, arrow.convert)
-        yield from _batched(iter(walk), lambda t: t.num_rows, lambda ts: batch_item(arrow, ts))
+        walk = run.walk(table, window, PageJob(table.name), _table_of)
+        yield from _batched(
+            iter(walk),
+            lambda t: t.num_rows,
+            lambda ts: batch_item(run.json_columns(table.name), ts),
+        )
 
     return pages
 
 
 def _parent_resource(
     table: StripeTable, run: _Run, window: CreatedWindow, kids: list[StripeTable]
-) -> tuple[Callable[[], Iterator[ParentBatch]], ArrowPages, dict[str, ArrowPages]]:
-    parent_arrow = ArrowPages(table, embedded_fields_of(table.name))
-    kid_arrow = {kid.name: ArrowPages(kid) for kid in kids}
+) -> Callable[[], Iterator[ParentBatch]]:
+    job = PageJob(table.name, kids=tuple(kid.name for kid in kids))
 
-    def split(rows: Page) -> ParentBatch:
-        """In the walker thread: the page as Arrow, and its children's share."""
-        batch = ParentBatch(parents=[parent_arrow.convert(rows)], rows=len(rows))
-        for kid in kids:
-            link = kid.child
-            assert link is not None
-            todo: list[tuple[str, str | None]] = []
-            if link.embedded_field:
-                embedded: Page = []
-                for parent in rows:
-                    listed = parent.get(link.embedded_field) or {}
-                    data = _tag(listed.get("data") or [], link.parent_column, parent["id"])
-                    embedded.extend(data)
-                    if listed.get("has_more"):
-                        todo.append((parent["id"], data[-1]["id"] if data else None))
-                if embedded:
-                    batch.embedded[kid.name] = [kid_arrow[kid.name].convert(embedded)]
-                    run.progress.embedded(kid.name, len(embedded))
-            else:
-                todo = [(parent["id"], None) for parent in rows if link.applies_to(parent)]
-            batch.more[kid.name] = todo
-        return batch
+    def split(page: DecodedPage) -> ParentBatch:
+        """The page's parents (as Arrow) and its children's share."""
+        assert page.table is not None
+        for kid, rows in page.embedded.items():
+            run.progress.embedded(kid, rows.num_rows)
+        return ParentBatch(
+            parents=[page.table],
+            embedded={kid: [rows] for kid, rows in page.embedded.items()},
+            more=page.more,
+            rows=page.count,
+        )
 
     def merge(batches: list[ParentBatch]) -> ParentBatch:
         merged = ParentBatch()
@@ -214,57 +217,56 @@ def _parent_resource(
         return merged
 
     def pages() -> Iterator[ParentBatch]:
-        walk = run.walk(table, window, split)
+        walk = run.walk(table, window, job, split)
         yield from _batched(iter(walk), lambda b: b.rows, merge)
 
-    return pages, parent_arrow, kid_arrow
+    return pages
 
 
-def _parent_table(arrow: ArrowPages) -> Callable[[ParentBatch], Any]:
+def _parent_table(table: StripeTable, run: _Run) -> Callable[[ParentBatch], Any]:
     def parents(batch: ParentBatch) -> Any:
-        return batch_item(arrow, batch.parents)
+        return batch_item(run.json_columns(table.name), batch.parents)
 
     return parents
 
 
-def _children(table: StripeTable, run: _Run, arrow: ArrowPages) -> Callable[[ParentBatch], Any]:
+def _children(table: StripeTable, run: _Run) -> Callable[[ParentBatch], Any]:
     link = table.child
     assert link is not None
 
-    def rest_of(todo: tuple[str, str | None]) -> pa.Table | None:
+    def rest_of(todo: ChildTodo) -> pa.Table | None:
         """The children of one parent that were not embedded, as Arrow."""
         parent_id, starting_after = todo
         path = link.path.replace("{id}", parent_id)
         params = {k: v.replace("{id}", parent_id) for k, v in link.params.items()}
+        job = PageJob(table.name, tag=(link.parent_column, parent_id))
         client = run.get()
-        rows: Page = []
         if starting_after is None and not link.embedded_field:
-            pages: Iterable[Page | None] = run.walk_children(table.name, path, params)
+            tables: Iterator[pa.Table | None] = iter(
+                run.walk_children(table.name, path, params, job)
+            )
         else:
-            pages = client.iter_pages(path, params, table=table.name, starting_after=starting_after)
+            tables = (
+                page.table
+                for page in client.iter_decoded(
+                    path, params, table=table.name, job=job, starting_after=starting_after
+                )
+            )
         try:
-            for page in pages:
-                if page:
-                    rows.extend(page)
+            fetched = [t for t in tables if t is not None and t.num_rows]
         except StripeNotFoundError as exc:
             # The parent was deleted mid-run: its children are gone with it.
             client.progress.skipped_parent(table.name, parent_id, str(exc))
             return None
-        return arrow.convert(_tag(rows, link.parent_column, parent_id)) if rows else None
+        return concat(fetched) if fetched else None
 
     def children(batch: ParentBatch) -> Any:
         """All children of a batch of parents (requests in parallel) as one item."""
         fetched = list(run.children(table.name).map(rest_of, batch.more.get(table.name, [])))
         tables = [*batch.embedded.get(table.name, []), *fetched]
-        return batch_item(arrow, [t for t in tables if t is not None])
+        return batch_item(run.json_columns(table.name), tables)
 
     return children
-
-
-def _tag(rows: Page, column: str, parent_id: str) -> Page:
-    for row in rows:
-        row[column] = parent_id
-    return rows
 
 
 def _hints(table: StripeTable) -> dict[str, Any]:
@@ -301,15 +303,15 @@ def stripe_resources(
                 )
             )
             continue
-        pages, parent_arrow, kid_arrow = _parent_resource(table, run, window, kids)
+        pages = _parent_resource(table, run, window, kids)
         feeder = dlt.resource(pages, name=f"{table.name}_pages", selected=False, parallelized=True)
         resources.append(
-            dlt.transformer(_parent_table(parent_arrow), data_from=feeder, **_hints(table))
+            dlt.transformer(_parent_table(table, run), data_from=feeder, **_hints(table))
         )
         for kid in kids:
             resources.append(
                 dlt.transformer(
-                    _children(kid, run, kid_arrow[kid.name]),
+                    _children(kid, run),
                     data_from=feeder,
                     parallelized=True,
                     **_hints(kid),

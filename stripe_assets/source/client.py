@@ -8,9 +8,9 @@ import os
 import random
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-import orjson
 from dlt.sources.helpers.requests.retry import (
     Client,
     retry_if_predicate,
@@ -24,6 +24,8 @@ from requests.exceptions import ChunkedEncodingError, ContentDecodingError
 from requests.utils import get_environ_proxies
 from tenacity import RetryCallState, Retrying, stop_after_attempt
 
+from stripe_assets.pages.decode import DecodedPage, MalformedPage, PageJob
+from stripe_assets.pages.pool import PageDecoder
 from stripe_assets.settings import (
     MAX_ATTEMPTS,
     PAGE_LIMIT,
@@ -32,7 +34,6 @@ from stripe_assets.settings import (
     retry_backoff,
 )
 from stripe_assets.source.budget import RequestBudget, shared_budget
-from stripe_assets.source.cpu import page_work
 from stripe_assets.source.errors import (
     MalformedPageError,
     StripeAPIError,
@@ -74,32 +75,21 @@ def should_retry(response: Response | None, exception: BaseException | None) -> 
     return isinstance(exception, RETRYABLE_EXCEPTIONS)
 
 
-def check_list_page(response: Response, *args: Any, **kwargs: Any) -> None:
+def check_list_page(
+    response: Response, *args: Any, decoder: PageDecoder, job: PageJob | None, **kwargs: Any
+) -> None:
     """Response hook: raise a precise error for error answers and malformed list pages.
 
-    A valid page is parsed once (orjson) and kept on `response.stripe_page`.
+    A valid page is parsed and converted once (`decoder`) and kept on `response.stripe_page`.
     """
     if response.status_code != 200:
         raise error_for(response)
-    body = response.content  # read outside the slot: the socket wait releases the GIL
     try:
-        with page_work:
-            page = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        page = decoder.decode(response.content, job)
+    except MalformedPage as exc:
         raise MalformedPageError(
-            f"Stripe page from {response.request.path_url} is not valid JSON ({exc})", response
+            f"Stripe page from {response.request.path_url} {exc}", response
         ) from None
-    if (
-        not isinstance(page, dict)
-        or not isinstance(page.get("data"), list)
-        or not isinstance(page.get("has_more"), bool)
-        or (page["has_more"] and not page["data"])
-    ):
-        raise MalformedPageError(
-            f"Stripe page from {response.request.path_url} is not a list page "
-            "(needs `data` and `has_more`)",
-            response,
-        )
     response.stripe_page = page  # type: ignore[attr-defined]
 
 
@@ -235,9 +225,9 @@ class StripeCursorPaginator(BasePaginator):
             request.params["starting_after"] = self._cursor
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        page = response.stripe_page  # type: ignore[attr-defined]
-        if page["has_more"]:
-            self._cursor = page["data"][-1]["id"]
+        page: DecodedPage = response.stripe_page  # type: ignore[attr-defined]
+        if page.has_more:
+            self._cursor = page.last_id
         else:
             self._has_next_page = False
 
@@ -246,10 +236,10 @@ class StripeCursorPaginator(BasePaginator):
 
 
 class _PageClient(RESTClient):
-    """RESTClient that reuses the page parsed (once) by `check_list_page`."""
+    """RESTClient whose page data is one item: the page decoded (once) by `check_list_page`."""
 
     def extract_response(self, response: Response, data_selector: Any) -> list[Any]:
-        return response.stripe_page["data"]  # type: ignore[attr-defined,no-any-return]
+        return [response.stripe_page]  # type: ignore[attr-defined]
 
 
 class StripeClient:
@@ -261,6 +251,7 @@ class StripeClient:
         budget = shared_budget(settings.api_base, settings.api_key, settings.requests_per_second)
         backoff, max_delay = retry_backoff()
         self.http = StripeHttp(budget, self.progress, settings.api_base, backoff, max_delay)
+        self.decoder = PageDecoder(settings.page_processes, self.progress)
         self._local = threading.local()
 
     def _rest(self) -> RESTClient:
@@ -274,6 +265,30 @@ class StripeClient:
             )
         return rest
 
+    def iter_decoded(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        table: str,
+        job: PageJob | None = None,
+        starting_after: str | None = None,
+        paginator: BasePaginator | None = None,
+    ) -> Iterator[DecodedPage]:
+        """Yield each page decoded (see `PageJob`), following the cursor until `has_more` is
+        false."""
+        check = partial(check_list_page, decoder=self.decoder, job=job)
+        for data in self._rest().paginate(
+            path,
+            params={"limit": PAGE_LIMIT, **(params or {})},
+            data_selector="data",  # known: skips dlt parsing the body again to detect it
+            paginator=paginator or StripeCursorPaginator(starting_after),
+            hooks={"response": [check]},
+        ):
+            page: DecodedPage = data[0]
+            self.progress.page(table, page.count)
+            yield page
+
     def iter_pages(
         self,
         path: str,
@@ -283,13 +298,8 @@ class StripeClient:
         starting_after: str | None = None,
         paginator: BasePaginator | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page's objects, following the cursor until `has_more` is false."""
-        for page in self._rest().paginate(
-            path,
-            params={"limit": PAGE_LIMIT, **(params or {})},
-            data_selector="data",  # known: skips dlt parsing the body again to detect it
-            paginator=paginator or StripeCursorPaginator(starting_after),
-            hooks={"response": [check_list_page]},
+        """Yield each page's objects (dicts), following the cursor until `has_more` is false."""
+        for page in self.iter_decoded(
+            path, params, table=table, starting_after=starting_after, paginator=paginator
         ):
-            self.progress.page(table, len(page))
-            yield list(page)
+            yield page.rows or []

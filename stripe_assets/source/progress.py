@@ -36,6 +36,8 @@ class RunProgress:
         self._last_logged: dict[str, float] = {}
         self.started = time.monotonic()
         self.tables: dict[str, TableCounters] = defaultdict(TableCounters)
+        self.pages_in_workers = 0
+        self.pages_in_process = 0
 
     def page(self, table: str, rows: int) -> None:
         with self._lock:
@@ -68,6 +70,19 @@ class RunProgress:
         if self._log:
             self._log(f"[{table}] skipped children of {parent_id}: {reason}")
 
+    def decoded(self, in_worker: bool) -> None:
+        """A page was parsed and converted, in a page worker process or in this process."""
+        with self._lock:
+            if in_worker:
+                self.pages_in_workers += 1
+            else:
+                self.pages_in_process += 1
+
+    def warn(self, message: str) -> None:
+        """Something the run recovered from but the user should know."""
+        if self._log:
+            self._log(message)
+
     def _maybe_log(self, table: str) -> None:
         if not self._log:
             return
@@ -87,4 +102,8 @@ class RunProgress:
         with self._lock:
             lines = [f"  {name}: {c.line()}" for name, c in sorted(self.tables.items())]
         elapsed = time.monotonic() - self.started
-        return f"extracted in {elapsed:.1f}s, {self.total_requests} requests\n" + "\n".join(lines)
+        return (
+            f"extracted in {elapsed:.1f}s, {self.total_requests} requests; pages decoded in "
+            f"worker processes {self.pages_in_workers}, in the run's process "
+            f"{self.pages_in_process}\n" + "\n".join(lines)
+        )

@@ -24,11 +24,11 @@ from typing import Any, Generic, TypeVar
 
 from requests import Request
 
+from stripe_assets.pages.decode import DecodedPage, PageJob
 from stripe_assets.settings import PAGE_LIMIT
 from stripe_assets.source.client import StripeClient, StripeCursorPaginator
 
 T = TypeVar("T")
-Row = dict[str, Any]
 
 # Split only when the unread part is estimated at this many pages or more.
 MIN_SPLIT_PAGES = 3
@@ -114,8 +114,10 @@ class WalkerGate:
 
 
 class SlicedWalk(Generic[T]):
-    """Iterate a list endpoint's pages (converted by `convert`) over `window`, walked by up to
-    `gate.max_walkers` concurrent cursors (shared by the run) on `executor`.
+    """Iterate a list endpoint's pages (decoded per `job`, as dicts without one, then passed
+    through `convert`) over
+    `window`, walked by up to `gate.max_walkers` concurrent cursors (shared by the run) on
+    `executor`.
     """
 
     def __init__(
@@ -128,7 +130,8 @@ class SlicedWalk(Generic[T]):
         table: str,
         executor: Executor,
         gate: WalkerGate,
-        convert: Callable[[list[Row]], T],
+        convert: Callable[[DecodedPage], T],
+        job: PageJob | None = None,
         queue_pages: int = 16,
         poll_seconds: float = 0.05,
         split_open_below: bool = False,
@@ -140,6 +143,7 @@ class SlicedWalk(Generic[T]):
         self.table = table
         self.executor = executor
         self.gate = gate
+        self.job = job
         self.convert = convert
         self.poll_seconds = poll_seconds
         self.split_open_below = split_open_below
@@ -186,18 +190,18 @@ class SlicedWalk(Generic[T]):
         params = {**self.params, **CreatedWindow(gte, lt).params()}
         seen = 0
         newest: int | None = None
-        for rows in self.client.iter_pages(
-            self.path, params, table=self.table, paginator=paginator
+        for page in self.client.iter_decoded(
+            self.path, params, table=self.table, job=self.job, paginator=paginator
         ):
             if self._stop.is_set():
                 return
-            if rows:
-                self._put(self.convert(rows))
-            seen += len(rows)
-            if not rows or not paginator.has_next_page:
-                continue
-            newest = newest if newest is not None else int(rows[0]["created"])
-            oldest = int(rows[-1]["created"])  # everything unread is in [gte, oldest]
+            if page.count:
+                self._put(self.convert(page))
+            seen += page.count
+            if not paginator.has_next_page or page.last_created is None:
+                continue  # (no `created` on the objects: nothing to split on)
+            newest = newest if newest is not None else int(page.first_created or 0)
+            oldest = int(page.last_created)  # everything unread is in [gte, oldest]
             if gte is None:
                 cuts = self._open_split_points(lt, newest, oldest, seen)
             else:

@@ -25,7 +25,8 @@ def _line(label: str, f: RunFigures) -> str:
     return (
         f"{label}: {f.rows:,} rows ({exact}) in {f.wall_s:.1f} s = {f.rows_per_s:,.0f} rows/s; "
         f"extract {f.extract_s:.1f} s, normalize {f.normalize_s:.1f} s, load {f.load_s:.1f} s; "
-        f"peak RSS {f.peak_rss_mb:,.0f} MB; CPU ours {f.cpu_s:.1f} s, "
+        f"peak RSS {f.peak_rss_mb:,.0f} MB (with page workers {f.tree_peak_rss_mb:,.0f} MB); "
+        f"CPU ours {f.cpu_s:.1f} s + page workers {f.workers_cpu_s:.1f} s, "
         f"sandbox {f.sandbox_cpu_s:.1f} s; {f.requests} requests, {f.rate_limited} x 429; "
         f"process start-up (imports, pipeline) {f.extra['startup_s']:.1f} s apart; "
         f"max_workers {f.extra['max_workers']}"

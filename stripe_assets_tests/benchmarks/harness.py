@@ -4,12 +4,14 @@ requests, 429s, peak RSS and CPU seconds of both processes. Nothing here asserts
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,10 @@ class RunFigures:
     peak_rss_mb: float
     cpu_s: float
     sandbox_cpu_s: float
+    workers_cpu_s: float
+    """CPU seconds of the run's page worker processes (`cpu_s` is the run's process)."""
+    tree_peak_rss_mb: float
+    """Peak of the summed RSS of the run's process and its page workers (sampled)."""
     requests: int
     rate_limited: int
     min_requests: int
@@ -148,6 +154,34 @@ def _min_requests(con: Any, rows: dict[str, int]) -> int:
     )
 
 
+class _TreeSampler:
+    """Samples the run's process tree every 50 ms: page workers' CPU and the summed RSS."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.cpu: dict[int, float] = {}
+        self.peak_rss = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            try:
+                rss = self.root.memory_info().rss
+                for kid in self.root.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        self.cpu[kid.pid] = sum(kid.cpu_times()[:2])
+                        rss += kid.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak_rss = max(self.peak_rss, rss)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
 def measure(
     cfg: SandboxConfig, rps: float | None = None, max_workers: int | None = None
 ) -> RunFigures:
@@ -163,14 +197,17 @@ def measure(
             "workdir": str(Path(tmp) / "dlt"), "db": str(Path(tmp) / "bench.duckdb"),
         }  # fmt: skip
         started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", MODULE, json.dumps(spec)],
-            capture_output=True, text=True, env={**os.environ, "STRIPE_API_KEY": sb.api_key},
+        proc = subprocess.Popen(
+            [sys.executable, "-m", MODULE, json.dumps(spec)], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "STRIPE_API_KEY": sb.api_key},
         )  # fmt: skip
+        tree = _TreeSampler(proc.pid)
+        stdout, stderr = proc.communicate()
+        tree.stop()
         wall = time.perf_counter() - started
         if proc.returncode != 0:
-            raise RuntimeError(f"benchmark run failed:\n{proc.stderr[-3000:]}")
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
+            raise RuntimeError(f"benchmark run failed:\n{stderr[-3000:]}")
+        out = json.loads(stdout.strip().splitlines()[-1])
         stats = sb.stats()
         sandbox_cpu = sum(sandbox.cpu_times()[:2]) - cpu_before
     rows = out["rows"]
@@ -187,6 +224,8 @@ def measure(
         peak_rss_mb=out["peak_rss_mb"],
         cpu_s=out["cpu_s"],
         sandbox_cpu_s=sandbox_cpu,
+        workers_cpu_s=sum(tree.cpu.values()),
+        tree_peak_rss_mb=max(tree.peak_rss / 2**20, out["peak_rss_mb"]),
         requests=int(stats.get("total", 0)),
         rate_limited=int(stats.get("by_status", {}).get("429", 0)),
         min_requests=int(out["min_requests"]),

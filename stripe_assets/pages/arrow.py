@@ -1,4 +1,4 @@
-"""Stripe pages as Arrow tables, so dlt writes parquet at extraction and skips per-row
+"""Stripe rows as Arrow tables, so dlt writes parquet at extraction and skips per-row
 normalization (the CPU path). The warehouse schema stays what dlt infers from JSON rows:
 
 - timestamp hints (Unix seconds) become `timestamp[us, UTC]` (timestamptz);
@@ -12,17 +12,13 @@ normalization (the CPU path). The warehouse schema stays what dlt infers from JS
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from typing import Any
 
-import dlt
 import orjson
 import pyarrow as pa
 
-from stripe_assets.source.cpu import page_work
 from stripe_assets.tables import StripeTable
 
 Row = dict[str, Any]
@@ -56,10 +52,9 @@ def _columns(rows: list[Row]) -> Iterable[tuple[str, Sequence[Any]]]:
 
 
 class ArrowPages:
-    """Turns one table's pages into Arrow tables; remembers which columns hold JSON.
-
-    Thread-safe: several page walkers of one table may share it.
-    """
+    """Turns one table's rows into Arrow tables; remembers which columns hold JSON, so a
+    column once seen nested stays JSON text on later pages. One per table per process
+    (page work is single-threaded: see `pool.py`)."""
 
     def __init__(self, table: StripeTable, drop: Sequence[str] = ()) -> None:
         self.table = table
@@ -67,7 +62,6 @@ class ArrowPages:
         self.primary_key = frozenset(table.primary_key)
         self.kinds = {name: column.get("data_type") for name, column in table.columns.items()}
         self.json_columns: set[str] = set()
-        self._lock = threading.Lock()
 
     def column(self, name: str, values: Sequence[Any]) -> tuple[pa.Array | None, bool]:
         """One column's Arrow array (None when all null) and whether it holds JSON text."""
@@ -91,12 +85,8 @@ class ArrowPages:
             return _json_text(values), True
 
     def convert(self, rows: list[Row]) -> pa.Table:
-        """The page as an Arrow table (JSON columns are remembered in `json_columns`)."""
-        with page_work:
-            return self._convert(rows)
-
-    def _convert(self, rows: list[Row]) -> pa.Table:
-        fields, arrays, json_here = [], [], set()
+        """The rows as an Arrow table (JSON columns are remembered in `json_columns`)."""
+        fields, arrays = [], []
         for name, values in _columns(rows) if rows else ():
             if name in self.drop:
                 continue
@@ -104,43 +94,7 @@ class ArrowPages:
             if array is None:
                 continue
             if is_json:
-                json_here.add(name)
+                self.json_columns.add(name)
             fields.append(pa.field(name, array.type, nullable=name not in self.primary_key))
             arrays.append(array)
-        if not json_here <= self.json_columns:
-            with self._lock:
-                self.json_columns |= json_here
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def batch_item(pages: ArrowPages, tables: list[pa.Table]) -> Any:
-    """Page tables as one dlt item, hinted `json` on its nested columns (or None if empty)."""
-    tables = [t for t in tables if t is not None and t.num_rows]
-    if not tables:
-        return None
-    batch = tables[0] if len(tables) == 1 else concat(tables)
-    nested = pages.json_columns.intersection(batch.column_names)
-    if not nested:
-        return batch
-    hints = {name: {"data_type": "json"} for name in sorted(nested)}
-    return dlt.mark.with_hints(batch, dlt.mark.make_hints(columns=hints))
-
-
-def concat(tables: Iterable[pa.Table]) -> pa.Table:
-    """Concatenate page tables whose columns differ (missing columns become nulls)."""
-    return pa.concat_tables(tables, promote_options="permissive")
-
-
-class _QuietJsonHints(logging.Filter):
-    """dlt warns on every Arrow item whose text column the resource hints as `json`: that is
-    this module's design (JSON text typed `json`), so the warning is dropped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
-
-
-def quiet_json_hint_warnings() -> None:
-    """Install the filter once on dlt's logger (called when a source is built)."""
-    dlt_logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _QuietJsonHints) for f in dlt_logger.filters):
-        dlt_logger.addFilter(_QuietJsonHints())

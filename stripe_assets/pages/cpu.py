@@ -1,4 +1,5 @@
-"""Keep the run's many I/O threads from fighting over the GIL for CPU work.
+"""Keep the run's many I/O threads from fighting over the GIL when they decode pages
+themselves (page workers starting or disabled, `STRIPE_PAGE_PROCESSES=0`, events).
 
 Dozens of threads wait on Stripe at once (they must, to fill the rate limit at 200-500 ms a
 request), but parsing and converting a page is pure CPU under the GIL. When every thread
