@@ -221,3 +221,42 @@ def test_collector_thresholds_are_restored_after_a_failed_run(stripe_env, monkey
     assert not result.success
     assert seen and set(seen) == {BULK_GC_THRESHOLDS}
     assert gc.get_threshold() == before
+
+
+def test_budget_serves_waiting_tables_in_turn():
+    """A table asking for one request at a time (a chain of pages) is not starved by a table
+    with many requests waiting: the next token goes to it, not to a lottery among them."""
+    import threading
+
+    from stripe_assets.source.budget import RequestBudget
+
+    budget = RequestBudget(50.0)  # a token every 0.02 s
+    stop = threading.Event()
+    granted: list[str] = []
+    lock = threading.Lock()
+
+    def crowd() -> None:
+        while not stop.is_set():
+            budget.acquire("charges")
+            with lock:
+                granted.append("charges")
+
+    threads = [threading.Thread(target=crowd) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    while budget.waiting < 15:  # the burst is spent: requests queue for tokens
+        threading.Event().wait(0.01)
+    overtaken = []
+    for _ in range(10):
+        with lock:
+            before = len(granted)
+        budget.acquire("payout_transactions")
+        with lock:
+            overtaken.append(len(granted) - before)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert budget.waiting == 0
+    # Served in turn: at most the token already promised to the crowd goes first (drawing
+    # lots among 20 waiters let about 10 go first on average).
+    assert max(overtaken) <= 2, overtaken

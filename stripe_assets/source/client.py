@@ -162,8 +162,9 @@ class StripeHttp(Client):
         budget, progress = self.budget, self.progress
 
         def budgeted_send(request: Any, **kwargs: Any) -> Response:
-            budget.acquire()
-            progress.request(table_of(request.path_url))
+            table = table_of(request.path_url)
+            budget.acquire(table)
+            progress.request(table)
             kwargs.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
             response = send(request, **kwargs)  # the page hook raises on a bad answer
             budget.succeeded()

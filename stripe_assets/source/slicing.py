@@ -74,7 +74,9 @@ class WalkerGate:
     """The run's split policy: walkers are capped, shared fairly between the lists being
     walked (so a parent whose children need requests is not starved by a bigger table and
     left for the end), and none is added while the request budget is already saturated
-    (more cursors would only queue for tokens)."""
+    (more cursors would only queue for tokens). A list open below (a payout's transactions,
+    one chain of pages) is only refused while its own table queues: the budget serves waiting
+    tables in turn, so its extra cursors do send more, and it is not left alone at the end."""
 
     def __init__(self, client: StripeClient, max_walkers: int) -> None:
         self.client = client
@@ -95,10 +97,12 @@ class WalkerGate:
             if not self._by_list[walk]:
                 del self._by_list[walk]
 
-    def try_split(self, walk: str, wanted: int = 1) -> int:
-        """Reserve up to `wanted` new walkers for `walk`; how many were granted."""
+    def try_split(self, walk: str, wanted: int = 1, table: str | None = None) -> int:
+        """Reserve up to `wanted` new walkers for `walk`; how many were granted. With `table`,
+        refused only while that table's requests queue for tokens."""
         with self._lock:
-            if self.client.http.budget.saturated:
+            budget = self.client.http.budget
+            if budget.saturated if table is None else budget.queued(table):
                 return 0
             fair_share = -(-self.max_walkers // max(1, len(self._by_list)))
             granted = min(
@@ -241,7 +245,7 @@ class SlicedWalk(Generic[T]):
         span = max(1, int(MIN_SPLIT_PAGES * PAGE_LIMIT * read_span / max(1, seen)))
         cuts = [oldest - span * (2**size - 1) for size in range(1, OPEN_SPLIT_PARTS + 1)]
         cuts = [cut for cut in cuts if cut >= 1]
-        granted = self.gate.try_split(self._name, len(cuts))
+        granted = self.gate.try_split(self._name, len(cuts), self.table)
         return sorted(cuts[:granted])
 
     # -- consumer side ---------------------------------------------------------------------
