@@ -19,6 +19,7 @@ from requests import Request, Response
 
 from stripe_assets.source import CreatedWindow
 from stripe_assets.source.client import StripeClient
+from stripe_assets.source.hints import merge_hints
 from stripe_assets.tables import TABLES_BY_NAME, children_of
 
 Event = dict[str, Any]
@@ -162,6 +163,7 @@ def deletion_resources(deleted: dict[str, list[str]], selected: Sequence[str]) -
             if table.name not in selected:
                 continue
             link = table.child
+            hints = merge_hints(table)
             # Arrow, like the source's own loads (no _dlt_id/_dlt_load_id columns added).
             stubs = {"id": [_CHILD_STUB_ID] * len(ids) if link else ids}
             if link:
@@ -172,10 +174,7 @@ def deletion_resources(deleted: dict[str, list[str]], selected: Sequence[str]) -
                     [pa.table(stubs)],
                     name=f"{table.name}_deleted",
                     table_name=table.name,
-                    primary_key=list(table.primary_key),
-                    merge_key=link.parent_column if link else None,
-                    write_disposition={"disposition": "merge", "strategy": "delete-insert"},
-                    columns=hint,
+                    **{**hints, "columns": {**hints["columns"], **hint}},
                 )
             )
     return resources

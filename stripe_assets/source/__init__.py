@@ -27,6 +27,7 @@ from stripe_assets.pages.decode import ChildTodo, DecodedPage, PageJob
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeNotFoundError
+from stripe_assets.source.hints import merge_hints
 from stripe_assets.source.items import batch_item, concat, quiet_json_hint_warnings
 from stripe_assets.source.memory import bound_allocators, release_freed_memory
 from stripe_assets.source.progress import RunProgress
@@ -270,21 +271,7 @@ def _children(table: StripeTable, run: _Run) -> Callable[[ParentBatch], Any]:
 
 
 def _hints(table: StripeTable) -> dict[str, Any]:
-    """Merge on the primary key. A child table also carries its parent id as merge key, so
-    a reloaded parent's children replace the old ones (a removed line or item disappears).
-    """
-    hints: dict[str, Any] = {
-        "name": table.name,
-        "primary_key": list(table.primary_key),
-        "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
-        "columns": {
-            **{key: {"data_type": "text", "nullable": False} for key in table.primary_key},
-            **table.columns,
-        },
-    }
-    if table.child:
-        hints["merge_key"] = table.child.parent_column
-    return hints
+    return {"name": table.name, **merge_hints(table)}
 
 
 def stripe_resources(
