@@ -56,7 +56,9 @@ class RequestBudget:
         """Block until one request of `key` (its table) may be sent."""
         with self._lock:
             self._refill()
-            if not self._queues and self._tokens >= 1.0:
+            # Tokens for every waiter and this request: no need to queue. (Queueing whenever
+            # anyone waits made an unlimited budget a convoy: one wake-up per request.)
+            if self._tokens >= 1.0 + self.waiting:
                 self._tokens -= 1.0
                 return
             me = threading.Event()

@@ -90,7 +90,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         min_requests = _min_requests(con, rows)
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    rerun = _rerun(spec, settings) if spec.get("rerun") else {}
     return {
+        "rerun": rerun,
         "rows": rows,
         "extract_s": t1 - t0,
         "normalize_s": t2 - t1,
@@ -101,6 +103,26 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "min_requests": min_requests,
         "settings": {"rps": settings.requests_per_second, "max_workers": settings.max_workers},
     }
+
+
+def _rerun(spec: dict[str, Any], settings: Any) -> dict[str, float]:
+    """The same window again into the loaded warehouse (a re-run partition or backfill):
+    every row merges onto itself. Phases in seconds."""
+    from stripe_assets.source import CreatedWindow, stripe_source
+    from stripe_assets.source.memory import collector_tuned_for_pages
+    from stripe_assets.warehouse import build_pipeline, loader_file_format
+
+    pipeline = build_pipeline(spec["workdir"] + "-rerun")
+    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    t0 = time.perf_counter()
+    with collector_tuned_for_pages():
+        pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
+        t1 = time.perf_counter()
+        pipeline.normalize()
+        t2 = time.perf_counter()
+        pipeline.load()
+    t3 = time.perf_counter()
+    return {"extract_s": t1 - t0, "normalize_s": t2 - t1, "load_s": t3 - t2}
 
 
 def _warm_imports() -> None:
@@ -183,7 +205,10 @@ class _TreeSampler:
 
 
 def measure(
-    cfg: SandboxConfig, rps: float | None = None, max_workers: int | None = None
+    cfg: SandboxConfig,
+    rps: float | None = None,
+    max_workers: int | None = None,
+    rerun: bool = False,
 ) -> RunFigures:
     """Serve `cfg` in a subprocess and load its whole window once, in another subprocess."""
     with running_sandbox(cfg, subprocess_mode=True) as sb, tempfile.TemporaryDirectory() as tmp:
@@ -195,6 +220,7 @@ def measure(
             "base_url": sb.base_url, "gte": cfg.start_ts,
             "lt": cfg.end_ts, "rps": rps, "max_workers": max_workers,
             "workdir": str(Path(tmp) / "dlt"), "db": str(Path(tmp) / "bench.duckdb"),
+            "rerun": rerun,
         }  # fmt: skip
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -229,7 +255,12 @@ def measure(
         requests=int(stats.get("total", 0)),
         rate_limited=int(stats.get("by_status", {}).get("429", 0)),
         min_requests=int(out["min_requests"]),
-        extra={"process_wall_s": wall, "startup_s": out["startup_s"], **out["settings"]},
+        extra={
+            "process_wall_s": wall,
+            "rerun": out["rerun"],
+            "startup_s": out["startup_s"],
+            **out["settings"],
+        },
     )
 
 
