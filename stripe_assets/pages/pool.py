@@ -236,5 +236,5 @@ class PageDecoder:
     def _learn(self, page: DecodedPage) -> None:
         for table, columns in page.json_columns.items():
             if not columns <= self._json.get(table, frozenset()):
-                with self._lock:
-                    self._json[table] = self._json.get(table, frozenset()) | columns
+                with self._lock:  # a new dict: readers iterate theirs without the lock
+                    self._json = {**self._json, table: self._json.get(table, frozenset()) | columns}
