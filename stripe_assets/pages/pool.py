@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fcntl
 import os
 import pickle
 import subprocess
@@ -48,7 +47,9 @@ def widen(pipe: Any) -> None:
     passes in one system call. With 64 KB, each chunk of a 500 KB page needed the GIL back,
     which a run's busy threads made a wait of up to 5 ms each."""
     size = PIPE_BYTES
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError, ImportError, ValueError):
+        import fcntl  # not on Windows: pipes keep their size there
+
         size = min(size, int(Path("/proc/sys/fs/pipe-max-size").read_text()))
         fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, size)
 
@@ -182,7 +183,14 @@ class PageDecoder:
 
     def _started(self) -> list[PageWorker]:
         if not self._workers and not self._disabled:
-            self._workers = [PageWorker() for _ in range(self.processes)]
+            try:
+                self._workers = [PageWorker() for _ in range(self.processes)]
+            except OSError as exc:  # cannot start a process here: decode in this one
+                self._disabled = True
+                self.report.warn(
+                    f"Could not start page workers ({exc}); decoding pages in the run's process"
+                )
+                return []
             threading.Thread(target=self._stop_when_idle, daemon=True).start()
         return self._workers
 
