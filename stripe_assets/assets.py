@@ -18,6 +18,7 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
 from stripe_assets.metadata import FRESHNESS_POLICY, run_metadata, spec_metadata, table_row_count
+from stripe_assets.pages.memory import collector_tuned_for_pages
 from stripe_assets.partitions import created_window, daily_partitions
 from stripe_assets.resources import StripeResource
 from stripe_assets.settings import (
@@ -30,7 +31,6 @@ from stripe_assets.settings import (
 from stripe_assets.source import CreatedWindow, stripe_source
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripePermissionError
-from stripe_assets.source.memory import collector_tuned_for_pages
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format

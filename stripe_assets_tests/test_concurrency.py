@@ -204,7 +204,7 @@ def test_collector_thresholds_are_restored_after_a_failed_run(stripe_env, monkey
     the process had, also when the run fails (here: Stripe refuses the key)."""
     import gc
 
-    from stripe_assets.source.memory import BULK_GC_THRESHOLDS
+    from stripe_assets.pages.memory import BULK_GC_THRESHOLDS
 
     before = gc.get_threshold()
     seen: list[tuple[int, ...]] = []

@@ -7,23 +7,18 @@ so it starts in a fraction of a second.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
 import os
 import pickle
 import struct
 import sys
-import time
 from typing import BinaryIO
 
-import pyarrow as pa
-
 from stripe_assets.pages.decode import decode_page
+from stripe_assets.pages.memory import BULK_GC_THRESHOLDS, bound_allocators, release_freed_memory
 
 HEADER = struct.Struct("!Q")
 READY = b"R"
-TRIM_EVERY_SECONDS = 2.0
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -42,23 +37,13 @@ def write_frame(stream: BinaryIO, payload: bytes) -> None:
     stream.flush()
 
 
-def _trimmer() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim  # noqa: B018 - only glibc has it
-    except (OSError, AttributeError):
-        return None
-    return libc
-
-
 def main() -> None:
     """Serve until stdin closes (the run ended or its process died)."""
     requests = os.fdopen(sys.stdin.fileno(), "rb", buffering=1 << 20)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 20)
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
-    pa.set_memory_pool(pa.system_memory_pool())  # freed buffers go back to the OS
-    gc.set_threshold(50_000, 20, 100)  # pages hold no cycles (see source/memory.py)
-    libc, last_trim = _trimmer(), time.monotonic()
+    bound_allocators()
+    gc.set_threshold(*BULK_GC_THRESHOLDS)
     write_frame(answers, READY)
     while (frame := read_frame(requests)) is not None:
         body, job = pickle.loads(frame)
@@ -69,9 +54,7 @@ def main() -> None:
         del body, frame
         write_frame(answers, pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
         del answer
-        if libc is not None and time.monotonic() - last_trim > TRIM_EVERY_SECONDS:
-            libc.malloc_trim(0)
-            last_trim = time.monotonic()
+        release_freed_memory()
 
 
 if __name__ == "__main__":

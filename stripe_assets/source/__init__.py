@@ -24,12 +24,12 @@ from dlt.extract.resource import DltResource
 from dlt.extract.source import DltSource
 
 from stripe_assets.pages.decode import ChildTodo, DecodedPage, PageJob
+from stripe_assets.pages.memory import bound_allocators, release_freed_memory
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeNotFoundError
 from stripe_assets.source.hints import merge_hints
 from stripe_assets.source.items import batch_item, concat, quiet_json_hint_warnings
-from stripe_assets.source.memory import bound_allocators, release_freed_memory
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.source.slicing import CreatedWindow, SlicedWalk, WalkerGate
 from stripe_assets.tables import TABLES, StripeTable, children_of

@@ -59,9 +59,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = spec["db"]
     os.environ.pop("STRIPE_DESTINATION", None)
+    from stripe_assets.pages.memory import collector_tuned_for_pages
     from stripe_assets.settings import StripeSettings
     from stripe_assets.source import CreatedWindow, stripe_source
-    from stripe_assets.source.memory import collector_tuned_for_pages
     from stripe_assets.warehouse import build_pipeline, loader_file_format
 
     started = time.perf_counter()
@@ -108,8 +108,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 def _rerun(spec: dict[str, Any], settings: Any) -> dict[str, float]:
     """The same window again into the loaded warehouse (a re-run partition or backfill):
     every row merges onto itself. Phases in seconds."""
+    from stripe_assets.pages.memory import collector_tuned_for_pages
     from stripe_assets.source import CreatedWindow, stripe_source
-    from stripe_assets.source.memory import collector_tuned_for_pages
     from stripe_assets.warehouse import build_pipeline, loader_file_format
 
     pipeline = build_pipeline(spec["workdir"] + "-rerun")
