@@ -59,10 +59,9 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = spec["db"]
     os.environ.pop("STRIPE_DESTINATION", None)
-    from stripe_assets.pages.memory import collector_tuned_for_pages
     from stripe_assets.settings import StripeSettings
     from stripe_assets.source import CreatedWindow, stripe_source
-    from stripe_assets.warehouse import build_pipeline, loader_file_format
+    from stripe_assets.warehouse import build_pipeline
 
     started = time.perf_counter()
     _warm_imports()
@@ -76,14 +75,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
     startup = time.perf_counter() - started
     cpu0 = time.process_time()
-    t0 = time.perf_counter()
-    with collector_tuned_for_pages():  # as the asset does
-        pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
-        t1 = time.perf_counter()
-        pipeline.normalize()
-        t2 = time.perf_counter()
-        pipeline.load()
-    t3 = time.perf_counter()
+    phases = _phases(pipeline, source)
     cpu = time.process_time() - cpu0
     with duckdb.connect(spec["db"], read_only=True) as con:
         rows = {t.name: _count(con, t.name) for t in TABLES}
@@ -94,9 +86,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "rerun": rerun,
         "rows": rows,
-        "extract_s": t1 - t0,
-        "normalize_s": t2 - t1,
-        "load_s": t3 - t2,
+        **phases,
         "cpu_s": cpu,
         "startup_s": startup,
         "peak_rss_mb": max(usage, kids) / 1024,
@@ -108,12 +98,20 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 def _rerun(spec: dict[str, Any], settings: Any) -> dict[str, float]:
     """The same window again into the loaded warehouse (a re-run partition or backfill):
     every row merges onto itself. Phases in seconds."""
-    from stripe_assets.pages.memory import collector_tuned_for_pages
     from stripe_assets.source import CreatedWindow, stripe_source
-    from stripe_assets.warehouse import build_pipeline, loader_file_format
+    from stripe_assets.warehouse import build_pipeline
 
     pipeline = build_pipeline(spec["workdir"] + "-rerun")
-    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    return _phases(
+        pipeline, stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    )
+
+
+def _phases(pipeline: Any, source: Any) -> dict[str, float]:
+    """Extract, normalize and load `source` as the asset does; seconds per phase."""
+    from stripe_assets.pages.memory import collector_tuned_for_pages
+    from stripe_assets.warehouse import loader_file_format
+
     t0 = time.perf_counter()
     with collector_tuned_for_pages():
         pipeline.extract(source, loader_file_format=loader_file_format(pipeline))
