@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
@@ -18,6 +19,13 @@ from dagster._core.storage.tags import (
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
+
+if TYPE_CHECKING:
+    import dlt
+
+    from stripe_assets.settings import StripeSettings
+    from stripe_assets.source import CreatedWindow
+    from stripe_assets.source.progress import RunProgress
 
 SANDBOX_START = "2024-05-01"
 SANDBOX_END = "2024-05-11"  # exclusive
@@ -61,6 +69,33 @@ class Warehouse:
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect(str(self.path), read_only=True) as con:
             return con.execute(sql).fetchall()
+
+
+TEST_PIPELINE = "stripe_tests"
+
+
+def load_window(
+    db: Path,
+    window: CreatedWindow,
+    settings: StripeSettings,
+    tables: Sequence[str] | None = None,
+    progress: RunProgress | None = None,
+) -> dlt.Pipeline:
+    """Load `window` with the project's source straight through dlt (no Dagster) into the
+    DuckDB file `db`, parquet as the assets do; dlt's working dir sits beside the file."""
+    import dlt
+
+    from stripe_assets.source import stripe_source
+
+    pipeline = dlt.pipeline(
+        pipeline_name=TEST_PIPELINE,
+        pipelines_dir=str(db.parent / f"{db.stem}-dlt"),
+        destination=dlt.destinations.duckdb(credentials=str(db)),
+        dataset_name="stripe",
+    )
+    source = stripe_source(window, settings=settings, progress=progress, tables=tables)
+    pipeline.run(source, loader_file_format="parquet")
+    return pipeline
 
 
 @pytest.fixture

@@ -161,3 +161,11 @@ def sandbox_client(sandbox: Any) -> Any:
     c = Client(sandbox.base_url, sandbox.api_key)
     yield c
     c.close()
+
+
+@pytest.fixture(name="c")
+def own_sandbox_client(sb: Any) -> Any:
+    """A keep-alive ``Client`` for a module's own sandbox fixture ``sb``."""
+    client = Client(sb.base_url, sb.api_key)
+    yield client
+    client.close()

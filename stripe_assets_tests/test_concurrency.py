@@ -7,18 +7,16 @@ import itertools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import dlt
-import duckdb
 import pytest
 from dagster import instance_for_test
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.settings import StripeSettings
-from stripe_assets.source import CreatedWindow, stripe_source
+from stripe_assets.source import CreatedWindow
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.slicing import SlicedWalk, WalkerGate
 from stripe_assets.tables import TABLES, TABLES_BY_NAME
-from stripe_assets_tests.conftest import run_partitions
+from stripe_assets_tests.conftest import Warehouse, load_window, run_partitions
 
 # 10 days at scale 4: ~1,800 charges, enough pages for the walk to split.
 WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
@@ -27,19 +25,9 @@ WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
 def _load(sb, tmp_path: Path, settings: StripeSettings, tables=None) -> dict[str, int]:
     """Extract, normalize and load the sandbox window into a fresh DuckDB; row counts."""
     db = tmp_path / "w.duckdb"
-    pipeline = dlt.pipeline(
-        pipeline_name="concurrency",
-        pipelines_dir=str(tmp_path / "dlt"),
-        destination=dlt.destinations.duckdb(credentials=str(db)),
-        dataset_name="stripe",
-    )
-    window = CreatedWindow(sb.config.start_ts, sb.config.end_ts)
-    pipeline.run(
-        stripe_source(window, settings=settings, tables=tables), loader_file_format="parquet"
-    )
-    names = tables or [t.name for t in TABLES]
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {t: con.execute(f"select count(*) from stripe.{t}").fetchone()[0] for t in names}
+    load_window(db, CreatedWindow(sb.config.start_ts, sb.config.end_ts), settings, tables)
+    counts = Warehouse(db).counts()
+    return {t: counts[t] for t in tables or [t.name for t in TABLES]}
 
 
 def test_slices_cover_the_window_without_gaps_or_overlaps():

@@ -3,44 +3,30 @@ also in a warehouse whose child keys an older version declared as dlt primary ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dlt
 import duckdb
 
 from stripe_assets.settings import StripeSettings
-from stripe_assets.source import CreatedWindow, stripe_source
+from stripe_assets.source import CreatedWindow
 from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import day_window
+from stripe_assets_tests.conftest import TEST_PIPELINE, Warehouse, day_window, load_window
 
 DAY = "2024-05-03"
 CHILDREN = [t for t in TABLES if t.child]
 
 
-def _load(sandbox, tmp_path, db) -> dlt.Pipeline:
-    pipeline = dlt.pipeline(
-        pipeline_name="merge",
-        pipelines_dir=str(tmp_path / "dlt"),
-        destination=dlt.destinations.duckdb(credentials=str(db)),
-        dataset_name="stripe",
-    )
+def _load(sandbox, db: Path) -> dlt.Pipeline:
     settings = StripeSettings.resolve(api_key=sandbox.api_key, api_base=sandbox.base_url)
-    pipeline.run(
-        stripe_source(CreatedWindow(*day_window(DAY)), settings=settings),
-        loader_file_format="parquet",
-    )
-    return pipeline
-
-
-def _counts(db) -> dict[str, int]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {t.name: con.execute(f"select count(*) from stripe.{t.name}").fetchone()[0]
-                for t in TABLES}  # fmt: skip
+    return load_window(db, CreatedWindow(*day_window(DAY)), settings)
 
 
 def test_reload_replaces_each_parents_children(sandbox, tmp_path):
     db = tmp_path / "w.duckdb"
-    _load(sandbox, tmp_path, db)
+    _load(sandbox, db)
     truth = {t.name: n for t, n in ((t, sandbox.counts(*day_window(DAY))[t.name]) for t in TABLES)}
-    assert _counts(db) == truth and all(truth[t.name] for t in CHILDREN)
+    assert Warehouse(db).counts() == truth and all(truth[t.name] for t in CHILDREN)
     # Children Stripe no longer lists (a removed line, item or transaction): rows that a
     # reload of their parent must take away.
     with duckdb.connect(str(db)) as con:
@@ -51,9 +37,9 @@ def test_reload_replaces_each_parents_children(sandbox, tmp_path):
                 f"select 'removed_' || {column}, {column}, 'x', 'removed_' || {column} "
                 f"from (select distinct {column} from stripe.{table.name} limit 3)"
             )
-    assert _counts(db) != truth
-    pipeline = _load(sandbox, tmp_path, db)
-    assert _counts(db) == truth
+    assert Warehouse(db).counts() != truth
+    pipeline = _load(sandbox, db)
+    assert Warehouse(db).counts() == truth
     for table in CHILDREN:  # merged on the parent id alone (see source/hints.py)
         columns = pipeline.default_schema.get_table_columns(table.name)
         assert not [c for c in columns.values() if c.get("primary_key")], table.name
@@ -63,7 +49,7 @@ def test_reload_replaces_each_parents_children(sandbox, tmp_path):
 def test_reload_migrates_child_primary_keys_of_an_older_warehouse(sandbox, tmp_path):
     db = tmp_path / "old.duckdb"
     old = dlt.pipeline(
-        pipeline_name="merge",
+        pipeline_name=TEST_PIPELINE,
         pipelines_dir=str(tmp_path / "old"),
         destination=dlt.destinations.duckdb(credentials=str(db)),
         dataset_name="stripe",
@@ -82,10 +68,10 @@ def test_reload_migrates_child_primary_keys_of_an_older_warehouse(sandbox, tmp_p
         return resources
 
     old.run(stripe())
-    pipeline = _load(sandbox, tmp_path, db)  # a fresh working dir: the schema comes from the db
+    pipeline = _load(sandbox, db)  # a fresh working dir: the schema comes from the db
     for table in CHILDREN:
         columns = pipeline.default_schema.get_table_columns(table.name)
         assert not [c for c in columns.values() if c.get("primary_key")], table.name
     truth = sandbox.counts(*day_window(DAY))
-    assert {t: n - 1 for t, n in _counts(db).items() if t in truth and any(
+    assert {t: n - 1 for t, n in Warehouse(db).counts().items() if t in truth and any(
         c.name == t for c in CHILDREN)} == {c.name: truth[c.name] for c in CHILDREN}  # fmt: skip

@@ -8,7 +8,6 @@ import signal
 import time
 from pathlib import Path
 
-import dlt
 import duckdb
 import pytest
 import requests
@@ -16,28 +15,21 @@ import requests
 from stripe_assets.pages.decode import MalformedPage, PageJob
 from stripe_assets.pages.pool import IDLE_SECONDS, PageDecoder
 from stripe_assets.settings import StripeSettings
-from stripe_assets.source import CreatedWindow, stripe_source
+from stripe_assets.source import CreatedWindow
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window
+from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window, load_window
 
 
 def _load(sandbox, tmp_path: Path, processes: int) -> tuple[dict, dict, RunProgress]:
     """Load the whole sandbox window; every table's rows (without dlt's ids) and types."""
     db = tmp_path / f"p{processes}.duckdb"
-    pipeline = dlt.pipeline(
-        pipeline_name=f"workers{processes}",
-        pipelines_dir=str(tmp_path / f"dlt{processes}"),
-        destination=dlt.destinations.duckdb(credentials=str(db)),
-        dataset_name="stripe",
-    )
     settings = StripeSettings.resolve(
         api_key=sandbox.api_key, api_base=sandbox.base_url, page_processes=processes
     )
     progress = RunProgress()
     gte, lt = day_window(SANDBOX_START)[0], day_window(SANDBOX_END)[0]
-    source = stripe_source(CreatedWindow(gte, lt), settings=settings, progress=progress)
-    pipeline.run(source, loader_file_format="parquet")
+    load_window(db, CreatedWindow(gte, lt), settings, progress=progress)
     rows, types = {}, {}
     with duckdb.connect(str(db), read_only=True) as con:
         for t in TABLES:

@@ -9,20 +9,19 @@ from typing import Any
 import pytest
 
 from stripe_assets.sandbox import running_sandbox
-from stripe_assets_tests.sandbox_fixtures import DAY, Client, assert_valid, small_config
+from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixture c)
+    DAY,
+    Client,
+    assert_valid,
+    own_sandbox_client,
+    small_config,
+)
 
 
 @pytest.fixture(scope="module")
 def sb() -> Any:
     with running_sandbox(small_config(seed=21)) as handle:
         yield handle
-
-
-@pytest.fixture()
-def c(sb: Any) -> Any:
-    client = Client(sb.base_url, sb.api_key)
-    yield client
-    client.close()
 
 
 def everything(sb: Any) -> dict[str, int]:

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from stripe_assets.sandbox import running_sandbox
-from stripe_assets_tests.sandbox_fixtures import Client, assert_valid, small_config
+from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixture c)
+    Client,
+    assert_valid,
+    own_sandbox_client,
+    small_config,
+)
 
 LISTS = [
     ("/v1/charges", {}),
@@ -26,13 +31,6 @@ LISTS = [
 def sb() -> Any:
     with running_sandbox(small_config(seed=33)) as handle:
         yield handle
-
-
-@pytest.fixture()
-def c(sb: Any) -> Any:
-    client = Client(sb.base_url, sb.api_key)
-    yield client
-    client.close()
 
 
 def raw_pages(c: Client, path: str, params: dict[str, Any]) -> list[bytes]:
