@@ -70,6 +70,7 @@ def test_a_partition_costs_the_minimum_requests_per_path(sandbox, busy_day, stri
     assert run_partitions(instance, busy_day).success
     made = {path: s["total"] for path, s in sandbox.stats()["by_path"].items()}
     assert made == dict(expected)
+    assert sandbox.minimum_requests(gte, lt) == dict(expected)  # what the benchmarks divide by
     # the day exercises each kind of child request
     assert expected["/v1/balance_transactions"] > pages(
         sandbox.counts(gte, lt)["balance_transactions"]

@@ -19,6 +19,7 @@ Stripe does), ``random``.
 from __future__ import annotations
 
 import random
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -29,7 +30,7 @@ from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 from .api import ListParams
 from .config import RUNTIME_FIELDS
 from .errors import ApiError
-from .store import ROW_MASK, Table
+from .store import EMBEDDED_LIMIT, ROW_MASK, Table
 from .world import mix
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ UPDATE_WEIGHT = {"customers": 18, "charges": 4, "invoices": 3, "subscriptions": 
 
 def _json(status: int, obj: Any) -> tuple[int, bytes]:
     return status, orjson.dumps(obj)
+
+
+def _pages(n: int) -> int:
+    return max(1, -(-n // 100))
 
 
 def _opt_int(params: dict[str, str], key: str) -> int | None:
@@ -87,6 +92,12 @@ class Admin:
                 gte = _opt_int(params, "created[gte]")
                 lt = _opt_int(params, "created[lt]")
                 return _json(200, self.counts(gte, lt))
+            if route == "/_sandbox/requests" and method == "GET":
+                params = dict(parse_qsl(query))
+                gte = _opt_int(params, "created[gte]")
+                lt = _opt_int(params, "created[lt]")
+                only = params.get("tables")
+                return _json(200, self.minimum_requests(gte, lt, only.split(",") if only else None))
             if route == "/_sandbox/stats" and method == "GET":
                 return _json(200, self.sb.stats.snapshot())
             if route == "/_sandbox/stats/reset" and method == "POST":
@@ -155,6 +166,52 @@ class Admin:
         lo, hi = self.w.events.bounds(ev_gte, lt)
         out["events"] = hi - lo
         return out
+
+    def minimum_requests(
+        self, gte: int | None, lt: int | None, tables: list[str] | None = None
+    ) -> dict[str, int]:
+        """Per path template, the fewest requests that load every table for a window: pages
+        of 100 per list (a list without `created` from its newest object down to the first
+        one older than the window), a child request only beyond an embedded first page of 10,
+        one walk per parent otherwise, and one page of deletion events."""
+        need: dict[str, int] = {"/v1/events": 1}
+        parents: dict[str, list[int]] = {}
+
+        wanted = set(tables) if tables is not None else {t.name for t in TABLES}
+
+        def add(path: str, n: int) -> None:
+            key = re.sub(r"\{\w+\}", "{id}", path)
+            need[key] = need.get(key, 0) + n
+
+        for entry in TABLES:
+            if entry.child is not None:
+                continue
+            rows = parents[entry.name] = self.listed(entry, gte, lt)
+            if entry.name not in wanted:
+                continue
+            if entry.created_filter:
+                add(entry.path, _pages(len(rows)))
+            else:
+                newer = len(self.listed(entry, gte, None))
+                total = len(self.listed(entry, None, None))
+                add(entry.path, _pages(newer + (newer < total)))
+        for entry in TABLES:
+            link = entry.child
+            if link is None or entry.name not in wanted:
+                continue
+            rel = self.w.rels[entry.name]
+            for prow in parents[link.parent]:
+                if link.parent_filter is not None:
+                    name, value = link.parent_filter
+                    if rel.parent.cols[name][prow] != value:
+                        continue
+                n = rel.count(prow)
+                if link.embedded_field:
+                    if n > EMBEDDED_LIMIT:
+                        add(link.path, -(-(n - EMBEDDED_LIMIT) // 100))
+                else:
+                    add(link.path, _pages(n))
+        return need
 
     def config(self) -> dict[str, Any]:
         cfg = self.sb.cfg
