@@ -5,7 +5,7 @@ materialize` before Dagster starts, and by every run before its first request)."
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 from dagster import AssetExecutionContext, DailyPartitionsDefinition, Failure
 
@@ -104,4 +104,20 @@ def created_window(context: AssetExecutionContext) -> CreatedWindow:
     except BadPartitionError as exc:
         raise Failure(description=str(exc), allow_retries=False) from None
     window = context.partition_time_window
-    return CreatedWindow(gte=int(window.start.timestamp()), lt=int(window.end.timestamp()))
+    return window_of(key_range.start, int(window.start.timestamp()), int(window.end.timestamp()))
+
+
+def window_of(first_key: str, gte: int, lt: int) -> CreatedWindow:
+    """`created[gte]`/`created[lt]` of partitions starting at `first_key`. The first
+    partition (STRIPE_START_DATE) also holds everything created before it: a customer from
+    years before the start date, whose invoices fall after it, is loaded with the first day
+    rather than never."""
+    first = daily_partitions.start.strftime("%Y-%m-%d")
+    return CreatedWindow(gte=None if first_key == first else gte, lt=lt)
+
+
+def partition_of_created(created: int) -> str:
+    """The daily partition holding an object created at `created` (the first partition for
+    anything older)."""
+    day = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d")
+    return max(day, daily_partitions.start.strftime("%Y-%m-%d"))

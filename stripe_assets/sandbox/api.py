@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from stripe_assets.tables import TABLES, StripeTable
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 
 from . import spec
-from .errors import ApiError, bad_param, missing, unknown_param, unknown_url
+from .errors import ApiError, bad_param, mask_key, missing, unknown_param, unknown_url
 from .expand import LIST, check, expand, expand_params
 from .render import commas, list_bytes
 from .store import ChildRel, Pred, Table, page_seq, page_table
@@ -37,6 +37,11 @@ Params = dict[str, str | list[str]]
 PAGING = frozenset(("limit", "starting_after", "ending_before", "expand"))
 SUBSCRIPTION_DEFAULT_EXCLUDES = frozenset(("canceled",))
 SUBSCRIPTION_ENDED = frozenset(("canceled", "incomplete_expired"))
+NOT_A_PLATFORM = (
+    "Only Stripe Connect platforms can work with other accounts. If you specified a client_id "
+    "parameter, make sure it's correct. If you need to setup a Stripe Connect platform, you "
+    "can do so at https://dashboard.stripe.com/account/applications/settings."
+)
 
 
 @dataclass
@@ -177,6 +182,8 @@ def build_routes(sb: Sandbox) -> list[Route]:
     ops = spec.operations()
     routes: dict[str, Route] = {}
     for entry in TABLES:
+        if entry.name not in w.served:  # events: the event log answers (``list_events``)
+            continue
         served = w.served[entry.name]
         template = _spec_path(entry.path)
         op = ops[template]
@@ -201,7 +208,14 @@ def build_routes(sb: Sandbox) -> list[Route]:
             if re.sub(r"\{\w+\}", "{}", candidate) == one and cop.object == entry.object:
                 routes.setdefault(
                     candidate,
-                    Route(_pattern(candidate), entry.path + "/{id}", "retrieve", served.store, cop),
+                    Route(
+                        _pattern(candidate),
+                        entry.path + "/{id}",
+                        "retrieve",
+                        served.store,
+                        cop,
+                        entry,
+                    ),
                 )
     return sorted(routes.values(), key=lambda r: -r.template.count("/"))
 
@@ -213,10 +227,14 @@ class Api:
         self.sb = sb
         self.w = sb.data
         self.routes = build_routes(sb)
+        self.key: str | None = None
 
-    def handle(self, method: str, path: str, query: str) -> tuple[str, bytes]:
+    def handle(
+        self, method: str, path: str, query: str, key: str | None = None
+    ) -> tuple[str, bytes]:
         params = parse_query(query) if query else {}
         paths = expand_params(params) if query and "expand" in query else []
+        self.key = key
         template, body, root = self.route(method, path, params)
         if paths:
             checked = check(paths, root, self.w)
@@ -242,12 +260,11 @@ class Api:
         if path == "/v1/account":
             self._no_params(params)
             return path, self.sb.account, "account"
-        if path.startswith("/v1/accounts/") and path.count("/") == 3:
-            self._no_params(params)
-            if path.rsplit("/", 1)[1] != self.w.account_id:
-                raise missing("account", path.rsplit("/", 1)[1])
+        if path.startswith("/v1/accounts/") and path.rsplit("/", 1)[1] == self.w.account_id:
+            self._no_params(params)  # the account itself (others are connected accounts)
             return "/v1/accounts/{id}", self.sb.account, "account"
         if path == "/v1/events":
+            self._allowed(TABLES_BY_NAME.get("events"), path)
             return path, self.list_events(params), LIST + "event"
         if path.startswith("/v1/events/") and path.count("/") == 3:
             self._no_params(params)
@@ -256,6 +273,7 @@ class Api:
             m = route.pattern.match(path)
             if not m:
                 continue
+            self._allowed(route.entry, path)
             if route.kind == "retrieve":
                 self._no_params(params, route.op)
                 return route.template, self.retrieve(route.table, m.group(1)), route.table.obj
@@ -266,6 +284,24 @@ class Api:
                 return route.template, body, LIST + route.table.obj
             return route.template, self.list(route, lp), LIST + route.table.obj
         raise unknown_url(method, path)
+
+    def _allowed(self, entry: StripeTable | None, path: str) -> None:
+        """Stripe's 403s: a restricted key without the table's permission, or a Connect
+        list on an account that is not a platform."""
+        if entry is None:
+            return
+        cfg = self.sb.cfg
+        if entry.connect and not cfg.platform and path.startswith("/v1/accounts"):
+            raise ApiError(403, NOT_A_PLATFORM)
+        lacks = cfg.restricted_keys.get(self.key or "", ())
+        if entry.permission in lacks:
+            permission = f"rak_{entry.object.replace('.', '_')}_read"
+            raise ApiError(
+                403,
+                f"The provided key '{mask_key(self.key or '')}' does not have the required "
+                f"permissions for this endpoint on account '{self.w.account_id}'. Having the "
+                f"'{permission}' permission would allow this request to continue.",
+            )
 
     @staticmethod
     def _no_params(params: Params, op: spec.Operation | None = None) -> None:
