@@ -45,10 +45,18 @@ class _Messages(logging.Handler):
         self.lines.append(f"{record.levelname} {record.getMessage()}")
 
 
-def _tick(instance: DagsterInstance, cursor: str | None, log: _Messages | None = None):
-    """One sensor evaluation, as the daemon does it (its log lines go to `log`)."""
+def _tick(
+    instance: DagsterInstance,
+    cursor: str | None,
+    log: _Messages | None = None,
+    resources: dict | None = None,
+):
+    """One sensor evaluation, as the daemon does it (its log lines go to `log`): with the
+    code location's resources, or `resources` instead."""
     sensor = defs.resolve_sensor_def("stripe_events_sensor")
-    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources or defs.resources
+    )
     if log is not None:
         context.log.addHandler(log)
     return sensor.evaluate_tick(context)
@@ -91,7 +99,11 @@ def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_e
     assert schedule.default_status.value == "STOPPED"
 
     tick_time = datetime(2024, 5, 5, 0, 15, tzinfo=UTC)
-    context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    context = build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=tick_time,
+        repository_def=defs.get_repository_def(),
+    )
     data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2024-05-04"]
 
