@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    EnvVar,
+    build_schedule_context,
+    build_sensor_context,
+)
 
 from stripe_assets import automation
 from stripe_assets.definitions import defs
+from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
@@ -229,3 +236,22 @@ def test_sensor_without_a_key_skips_instead_of_failing(instance, monkeypatch):
     data = _tick(instance, None)
     assert not data.run_requests
     assert "STRIPE_API_KEY" in (data.skip_message or "")
+
+
+def test_sensor_uses_the_key_set_on_its_resource(mutable, instance, monkeypatch):
+    """`StripeResource(api_key=EnvVar(...))`, as the README recommends, is the key the sensor
+    uses: with no STRIPE_API_KEY, then with a wrong one, it reads the sandbox's events."""
+    monkeypatch.delenv("STRIPE_API_KEY")
+    monkeypatch.setenv("STRIPE_ASSETS_SENSOR_KEY", mutable.api_key)
+    resources = {"stripe": StripeResource(api_key=EnvVar("STRIPE_ASSETS_SENSOR_KEY"))}
+    assert "STRIPE_API_KEY" in (_tick(instance, None).skip_message or "")  # the default resource
+    mutable.reset_stats()
+    first = _tick(instance, None, resources=resources)
+    assert first.cursor and mutable.stats()["total"] >= 1  # it asked the sandbox where to start
+
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_notTheResourcesKey")
+    changed = mutable.mutate([{"op": "update", "resource": "payouts"}])["results"][0]
+    second = _tick(instance, first.cursor, resources=resources)
+    assert [r.partition_key for r in second.run_requests] == [
+        automation.partition_of(changed["created"])
+    ]
