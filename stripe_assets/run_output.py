@@ -62,7 +62,7 @@ def run_streaming(
 
 def _format(entry) -> str:
     stamp = datetime.fromtimestamp(entry.timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    kind = entry.dagster_event_type.value if entry.dagster_event_type else "LOG"
+    kind = entry.dagster_event_type.name if entry.dagster_event_type else "LOG"
     fields = [stamp, logging.getLevelName(entry.level), entry.job_name or "", entry.run_id]
     return " - ".join([*fields, entry.step_key or "", kind, entry.message])
 
