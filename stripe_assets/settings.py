@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,6 @@ DEFAULT_DESTINATION = "duckdb"
 # Never name the file like the dataset ("stripe.duckdb"): dlt then confuses file and dataset.
 DEFAULT_DUCKDB_PATH = "stripe_warehouse.duckdb"
 DEFAULT_POOL = "stripe_warehouse"
-BACKFILL_POLICY_FORMS = "`single_run`, `multi_run` or `multi_run:N` (e.g. multi_run:31)"
 # Tables whose objects change without an event we read: the daily schedule reloads their last
 # N daily partitions (a balance transaction turns `available` days after it is created).
 # Names that are not tables (yet) are ignored in the defaults.
@@ -185,9 +185,9 @@ def backfill_partitions_per_run() -> int | None:
         return None
     if value == "multi_run":
         return 1
-    name, _, count = value.partition(":")
-    if name == "multi_run" and count.isdigit() and int(count) >= 1:
-        return int(count)
+    chunked = re.fullmatch(r"multi_run:([0-9]+)", value)
+    if chunked and int(chunked[1]) >= 1:
+        return int(chunked[1])
     raise ValueError(
         f"{BACKFILL_POLICY_ENV}={raw!r} is not a backfill policy. Write `single_run` (a backfill "
         "is one run over the whole range), `multi_run` (one run per daily partition) or "
@@ -205,20 +205,19 @@ def reread_days(tables: Sequence[str]) -> dict[str, int]:
     days.update({t: n for t, n in DEFAULT_REREAD_DAYS.items() if t in days})
     raw = os.environ.get(REREAD_DAYS_ENV, "")
     for item in filter(None, (part.strip() for part in raw.split(","))):
-        table, sep, count = item.rpartition("=")
-        table = table.strip()
-        if not count.strip().isdigit() or (sep and not table):
+        parsed = re.fullmatch(r"(?:(\w+)\s*=\s*)?([0-9]+)", item)
+        if parsed is None:
             raise ValueError(
                 f"{REREAD_DAYS_ENV}={raw!r}: `{item}` is not `N` or `table=N` with N a whole "
                 "number of days, e.g. STRIPE_REREAD_DAYS=balance_transactions=14,charges=3."
             )
-        if sep and table not in days:
+        table, count = parsed[1], max(1, int(parsed[2]))
+        if table is not None and table not in days:
             raise ValueError(
                 f"{REREAD_DAYS_ENV}={raw!r}: `{table}` is not a table; tables are "
                 f"{', '.join(tables)}."
             )
-        for name in [table] if sep else tables:
-            days[name] = max(1, int(count))
+        days.update(dict.fromkeys([table] if table else tables, count))
     return days
 
 
