@@ -89,7 +89,7 @@ def test_the_schedule_rereads_recent_days_and_brings_a_silent_change(
     monkeypatch.setenv(REREAD_DAYS_ENV, "0")
     assert [_shape(r) for r in _tick(instance)] == [(LAST, set())]
 
-    monkeypatch.setenv(REREAD_DAYS_ENV, "charges=5")
+    monkeypatch.setenv(REREAD_DAYS_ENV, "0,charges=5")  # no default windows: charges alone
     requests = _tick(instance)
     assert [_shape(r) for r in requests] == [
         (LAST, set()),  # yesterday, every table (the job's whole selection)
@@ -111,7 +111,7 @@ def test_the_schedule_rereads_recent_days_and_brings_a_silent_change(
 def test_windows_per_table_children_follow_their_parent_and_clip_at_the_first_day(
     instance, monkeypatch
 ):
-    monkeypatch.setenv(REREAD_DAYS_ENV, "invoices=5,payouts=3,charges=3")
+    monkeypatch.setenv(REREAD_DAYS_ENV, "0,invoices=5,payouts=3,charges=3")
     windows = automation.reread_windows()
     assert windows["invoice_line_items"] == 5 and windows["payout_transactions"] == 3
     assert windows["customers"] == 1
