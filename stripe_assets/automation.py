@@ -55,7 +55,7 @@ from stripe_assets.settings import (
 )
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeInvalidRequestError
-from stripe_assets.tables import TABLES, children_of
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, children_of
 
 JOB_NAME = "stripe_job"
 SENSOR_INTERVAL_SECONDS = 300
@@ -208,7 +208,7 @@ def _collect(
     for event in events:
         obj = event.get("data", {}).get("object") or {}
         table = OBJECT_TABLES.get(obj.get("object", ""))
-        created = obj.get("created")
+        created = obj.get(TABLES_BY_NAME[table].created_field) if table else None
         if table is None or not isinstance(created, int):
             continue
         key = partition_of(created)

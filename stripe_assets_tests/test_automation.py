@@ -22,7 +22,7 @@ from stripe_assets import automation
 from stripe_assets.definitions import defs
 from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
-from stripe_assets.tables import TABLES
+from stripe_assets.tables import TABLES, TABLES_BY_NAME
 from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
 
 START, END = "2024-05-01", "2024-05-08"  # the mutable sandbox's days (end exclusive)
@@ -80,7 +80,9 @@ def _get(sb, path: str) -> dict:
 @pytest.fixture
 def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A sandbox of our own (this test mutates it), with the project pointed at it."""
-    with running_sandbox(SandboxConfig(seed=11, start=START, end=END, scale=0.5)) as sb:
+    volumes = {"disputes": 0.3, "credit_notes": 0.3}  # a few on most days
+    cfg = SandboxConfig(seed=11, start=START, end=END, scale=0.5, volumes=volumes)
+    with running_sandbox(cfg) as sb:
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
         yield sb
@@ -88,8 +90,9 @@ def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 
 def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true") -> tuple:
     """(id, day) of a loaded object created on a day not in `used` (distinct partitions)."""
+    created = TABLES_BY_NAME[table].created_field
     rows = warehouse.query(
-        f"select id, strftime(created at time zone 'UTC', '%Y-%m-%d') as day "
+        f"select id, strftime({created} at time zone 'UTC', '%Y-%m-%d') as day "
         f"from stripe.{table} where {where} order by day, id"
     )
     for object_id, day in rows:
@@ -147,7 +150,7 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
         warehouse, "subscriptions", used, "status not in ('canceled', 'incomplete_expired')"
     )
     email = "changed.after.load@example.com"
-    mutable.mutate([
+    result = mutable.mutate([
         {"op": "update", "resource": "customers", "id": customer, "changes": {"email": email}},
         {"op": "delete", "resource": "customers", "id": gone},
         {"op": "update", "resource": "invoices", "id": invoice,
@@ -162,13 +165,18 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
     def keys(*tables: str) -> set[AssetKey]:
         return {AssetKey(["stripe", t]) for t in tables}
 
-    assert requested == {
+    expected = {
         customer_day: keys("customers"),
         invoice_day: keys("invoices", "invoice_line_items"),
         gone_day: keys("customers"),
         subscription_day: keys("subscriptions", "subscription_items"),
     }
-    assert len({r.run_key for r in second.run_requests}) == 4
+    # deleting a customer cancels its live subscriptions: their days are reloaded too
+    for sub_id in result["results"][1]["canceled_subscriptions"]:
+        day = automation.partition_of(_get(mutable, f"/v1/subscriptions/{sub_id}")["created"])
+        expected[day] = expected.get(day, set()) | keys("subscriptions", "subscription_items")
+    assert requested == expected
+    assert len({r.run_key for r in second.run_requests}) == len(expected)
 
     for request in second.run_requests:
         _execute(instance, request)
@@ -190,6 +198,47 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
 
     third = _tick(instance, second.cursor)  # nothing new: nothing requested again
     assert not third.run_requests
+
+
+def test_sensor_follows_every_table_with_events(mutable, warehouse, instance):
+    """Refunds, disputes, credit notes and invoice items change through their own events;
+    payment intents send none for a metadata change (Stripe has no payment_intent.updated)."""
+    assert run_partitions(instance, START, "2024-05-07").success
+    cursor = _tick(instance, None).cursor
+    used: set[str] = set()
+    refund, refund_day = _pick(warehouse, "refunds", used)
+    dispute, dispute_day = _pick(warehouse, "disputes", used)
+    note, note_day = _pick(warehouse, "credit_notes", used)
+    item, item_day = _pick(warehouse, "invoice_items", used)
+    intent, _ = _pick(warehouse, "payment_intents", used)
+    tag = {"metadata": {"changed": "after load"}}
+    mutable.mutate([
+        {"op": "update", "resource": "refunds", "id": refund, "changes": tag},
+        {"op": "update", "resource": "disputes", "id": dispute, "changes": tag},
+        {"op": "update", "resource": "credit_notes", "id": note, "changes": tag},
+        {"op": "delete", "resource": "invoice_items", "id": item},
+        {"op": "update", "resource": "payment_intents", "id": intent, "changes": tag},
+    ])  # fmt: skip
+    data = _tick(instance, cursor)
+    requested = {
+        r.partition_key: {k.path[-1] for k in r.asset_selection} for r in data.run_requests
+    }
+    assert requested == {
+        refund_day: {"refunds"},
+        dispute_day: {"disputes"},
+        note_day: {"credit_notes", "credit_note_line_items"},
+        item_day: {"invoice_items"},
+    }
+    for request in data.run_requests:
+        _execute(instance, request)
+    for table, object_id in (("refunds", refund), ("disputes", dispute), ("credit_notes", note)):
+        (metadata,) = warehouse.query(
+            f"select metadata from stripe.{table} where id = '{object_id}'"
+        )
+        assert json.loads(metadata[0]) == tag["metadata"], table
+    assert warehouse.query(f"select count(*) from stripe.invoice_items where id = '{item}'") == [
+        (0,)
+    ]
 
 
 def test_sensor_is_bounded_per_tick_and_keeps_the_rest(mutable, instance, monkeypatch):
