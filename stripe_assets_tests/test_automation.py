@@ -102,7 +102,10 @@ def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true")
     raise AssertionError(f"no {table} row on a day other than {sorted(used)}")
 
 
-def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_env, instance):
+def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
+    sandbox, stripe_env, instance, monkeypatch
+):
+    monkeypatch.setenv("STRIPE_REREAD_DAYS", "0")  # yesterday alone (re-reads: test_reread)
     schedule = defs.resolve_schedule_def("stripe_daily_schedule")
     assert schedule.cron_schedule == "15 0 * * *"
     assert schedule.execution_timezone == "UTC"

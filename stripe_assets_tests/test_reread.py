@@ -1,11 +1,11 @@
-"""Re-reading recent days: a change that produces no event we read reaches the warehouse by
-the daily schedule alone, when STRIPE_REREAD_DAYS gives the table a window that holds the
-object's day. The schedule is evaluated by Dagster at a chosen tick time and the runs it
-requests are executed for real against a sandbox of our own.
+"""Re-reading recent days: a change that produces no event reaches the warehouse by the daily
+schedule alone, when STRIPE_REREAD_DAYS gives the table a window that holds the object's day.
+The schedule is evaluated by Dagster at a chosen tick time and the runs it requests are
+executed for real against a sandbox of our own.
 
-Scenario today: a charge's description is changed in the sandbox after its day was loaded.
-Once `balance_transactions` is a table (and the sandbox can `settle` one: pending ->
-available, no event), the same test should switch to it with the default window of 14 days.
+The scenario: balance transactions turn from `pending` to `available` (the sandbox's `settle`,
+which, like Stripe, sends no event) days after their day was loaded; the default window
+(`balance_transactions=14`) brings the change, yesterday's run alone does not.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from dagster import AssetKey, DagsterInstance, RunRequest, build_schedule_context
+import requests
+from dagster import DagsterInstance, RunRequest, build_schedule_context
 
 from stripe_assets import automation
 from stripe_assets.definitions import defs
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.settings import REREAD_DAYS_ENV, reread_days
-from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
 
 START, LAST = "2024-05-01", "2024-05-07"  # the sandbox's days, all loaded before the tick
@@ -29,7 +29,8 @@ TICK = datetime(2024, 5, 8, 0, 15, tzinfo=UTC)  # the schedule's tick loading 05
 
 @pytest.fixture
 def own_sandbox(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """A sandbox this test mutates, the project pointed at it, partitions from START."""
+    """A sandbox this test mutates, the project pointed at it. Funds become available two
+    days after they move, so the balance transactions of its last two days are pending."""
     config = SandboxConfig(seed=23, start=START, end="2024-05-08", scale=0.5)
     with running_sandbox(config) as sb:
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
@@ -63,49 +64,70 @@ def _execute(instance: DagsterInstance, request: RunRequest) -> None:
     assert result.success
 
 
-def _description(warehouse: Warehouse, charge: str) -> str:
-    return warehouse.query(f"select description from stripe.charges where id = '{charge}'")[0][0]
+def _sandbox_statuses(sb, day: str, days: int) -> dict[str, str]:
+    """id -> status of the sandbox's balance transactions created in those days (its API)."""
+    gte, lt = day_window(day, days)
+    statuses, after = {}, None
+    while True:
+        params = {"limit": 100, "created[gte]": gte, "created[lt]": lt}
+        if after:
+            params["starting_after"] = after
+        page = requests.get(
+            f"{sb.base_url}/v1/balance_transactions", params=params, timeout=30,
+            headers={"Authorization": f"Bearer {sb.api_key}"},
+        ).json()  # fmt: skip
+        statuses.update({bt["id"]: bt["status"] for bt in page["data"]})
+        if not page["has_more"]:
+            return statuses
+        after = page["data"][-1]["id"]
 
 
-def test_the_schedule_rereads_recent_days_and_brings_a_silent_change(
+def _warehouse_statuses(warehouse: Warehouse) -> dict[str, str]:
+    return dict(warehouse.query("select id, status from stripe.balance_transactions"))
+
+
+def _pending_of(warehouse: Warehouse, day: str) -> str:
+    (bt,) = warehouse.query(
+        "select min(id) from stripe.balance_transactions where status = 'pending' "
+        f"and strftime(created at time zone 'UTC', '%Y-%m-%d') = '{day}'"
+    )[0]
+    assert bt, f"no pending balance transaction created on {day}"
+    return bt
+
+
+def test_a_balance_transaction_settled_without_an_event_arrives_by_the_next_tick(
     own_sandbox, warehouse, instance, monkeypatch
 ):
-    assert run_partitions(instance, START, LAST).success
-    by_day = dict(
-        warehouse.query(
-            "select strftime(created at time zone 'UTC', '%Y-%m-%d') as day, min(id) "
-            "from stripe.charges group by day"
-        )
-    )
-    inside, outside = by_day["2024-05-04"], by_day["2024-05-01"]  # window 05-03..05-07
-    own_sandbox.mutate([
-        {"op": "update", "resource": "charges", "id": charge, "changes": {"description": text}}
-        for charge, text in [(inside, "changed on day 4"), (outside, "changed on day 1")]
+    assert run_partitions(instance, START, LAST, select=["balance_transactions"]).success
+    older, newer = _pending_of(warehouse, "2024-05-06"), _pending_of(warehouse, LAST)
+    settled = own_sandbox.mutate([
+        {"op": "settle", "resource": "balance_transactions", "id": bt} for bt in (older, newer)
     ])  # fmt: skip
-    before = {c: _description(warehouse, c) for c in (inside, outside)}
-    assert "changed" not in str(before)
+    assert settled["events"] == []  # nothing the events sensor could follow
 
-    # Without a window the tick loads yesterday only: the change stays out.
+    # Yesterday's run alone (no window) brings yesterday's transaction, not the older one.
     monkeypatch.setenv(REREAD_DAYS_ENV, "0")
-    assert [_shape(r) for r in _tick(instance)] == [(LAST, set())]
+    (daily,) = _tick(instance)
+    assert _shape(daily) == (LAST, set())  # every table (the job's whole selection)
+    _execute(instance, daily)
+    assert _warehouse_statuses(warehouse)[newer] == "available"
+    assert _warehouse_statuses(warehouse)[older] == "pending"
 
-    monkeypatch.setenv(REREAD_DAYS_ENV, "0,charges=5")  # no default windows: charges alone
-    requests = _tick(instance)
-    assert [_shape(r) for r in requests] == [
-        (LAST, set()),  # yesterday, every table (the job's whole selection)
-        ("2024-05-03...2024-05-06", {"charges"}),  # the 4 days before it: one run (single_run)
+    # The default window: the 13 days before yesterday too, one run (single_run policy).
+    monkeypatch.delenv(REREAD_DAYS_ENV)
+    assert automation.reread_windows()["balance_transactions"] == 14
+    requests_ = _tick(instance)
+    assert [_shape(r) for r in requests_] == [
+        (LAST, set()),
+        ("2024-04-24...2024-05-06", {"balance_transactions"}),
     ]
-    assert len({r.run_key for r in requests}) == 2
-    assert requests[1].tags[automation.TRIGGER_TAG] == "reread"
-    for request in requests:
-        _execute(instance, request)
+    assert len({r.run_key for r in requests_}) == 2
+    assert requests_[1].tags[automation.TRIGGER_TAG] == "reread"
+    _execute(instance, requests_[1])  # (requests_[0] is the daily run executed above)
 
-    assert _description(warehouse, inside) == "changed on day 4"
-    assert _description(warehouse, outside) == before[outside]  # outside the 5-day window
-    truth = own_sandbox.counts(*day_window(START, days=7))
-    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
-    event = instance.get_latest_materialization_event(AssetKey(["stripe", "charges"]))
-    assert event.asset_materialization.partition == "2024-05-06"  # the range's runs reported
+    loaded = _warehouse_statuses(warehouse)
+    assert loaded[older] == "available"
+    assert loaded == _sandbox_statuses(own_sandbox, START, days=7)  # every row, every status
 
 
 def test_windows_per_table_children_follow_their_parent_and_clip_at_the_first_day(
