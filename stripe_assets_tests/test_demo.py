@@ -38,12 +38,12 @@ def test_demo_prints_progress_and_a_summary_and_writes_the_event_log(tmp_path):
     lines = printed.splitlines()
     debug = re.compile(r" - DEBUG - |^\s*\d\d:\d\d:\d\d DEBUG ")  # as printed, or shortened
     assert not [line for line in lines if debug.search(line)], printed
-    assert len(lines) < 60, printed  # the DEBUG stream alone would be about 60 for two days
+    # About three lines per table (its summary, its count): the DEBUG stream is far longer.
+    assert len(lines) <= 3 * len(TABLES) + 20, printed
 
     assert re.search(r"^  \d\d:\d\d:\d\d Loading \[", printed, re.M), printed
     assert re.search(r"^  \d\d:\d\d:\d\d extracted in [\d.]+s, \d+ requests", printed, re.M)
-    for table in TABLES:  # the run's per-table summary
-        assert re.search(rf"^    {table.name}: pages=\d+ rows=\d+ requests=", printed, re.M)
+    summarized = set(re.findall(r"^    (\w+): pages=\d+ rows=\d+ requests=", printed, re.M))
 
     summary = SUMMARY.search(printed)
     assert summary, printed
@@ -65,9 +65,12 @@ def test_demo_prints_progress_and_a_summary_and_writes_the_event_log(tmp_path):
         counted[table.name] = tuple(int(n.replace(",", "")) for n in row.groups())
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         for name, (rows, truth) in counted.items():
-            assert rows == truth > 0, (name, rows, truth)
-            assert con.execute(f"select count(*) from stripe.{name}").fetchone()[0] == rows
+            assert rows == truth, (name, rows, truth)
+            if rows:
+                assert con.execute(f"select count(*) from stripe.{name}").fetchone()[0] == rows
+                assert name in summarized, f"{name}: rows but no summary line\n{printed}"
     assert "MISMATCH" not in printed
+    assert sum(rows > 0 for rows, _ in counted.values()) > len(TABLES) // 2
 
 
 def test_count_table_without_ground_truth_or_rows_for_a_table(tmp_path, capsys):
