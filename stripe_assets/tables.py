@@ -587,6 +587,10 @@ TABLES: tuple[StripeTable, ...] = (
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
 
 
+REGISTERED: list[StripeTable] = []
+"""Entries added by `register` (page worker processes get them too)."""
+
+
 def register(*entries: StripeTable) -> None:
     """Add tables to the registry, before anything else of the project is imported (the
     assets, checks and sandbox are built from the registry as they import). The shipped
@@ -597,6 +601,7 @@ def register(*entries: StripeTable) -> None:
             raise ValueError(f"table {entry.name!r} is already registered")
         TABLES_BY_NAME[entry.name] = entry
     TABLES = (*TABLES, *entries)
+    REGISTERED.extend(entries)
 
 
 def children_of(parent: str) -> list[StripeTable]:

@@ -57,6 +57,19 @@ with running_sandbox(SandboxConfig(seed=3, start="2024-05-01", end="2024-05-06")
     for topup in topups:
         assert_valid("topup", topup)
     status, _, bad = c.get("/v1/topups", {{"colour": "blue"}})
+    # a page worker process (which imports the registry afresh) decodes top-ups too
+    from stripe_assets.pages.decode import PageJob
+    from stripe_assets.pages.pool import PageDecoder
+
+    class Report:
+        in_worker = []
+        def warn(self, message): raise AssertionError(message)
+        def decoded(self, in_worker): self.in_worker.append(in_worker)
+
+    decoder = PageDecoder(1, Report())
+    decoder.start(wait=60)
+    page = decoder.decode(c.raw("GET", "/v1/topups", {{"limit": 100}})[2], PageJob("topups"))
+    decoder.close()
     with instance_for_test() as instance:
         result = defs.resolve_job_def(JOB_NAME).execute_in_process(
             instance=instance, partition_key=day
@@ -74,6 +87,7 @@ with running_sandbox(SandboxConfig(seed=3, start="2024-05-01", end="2024-05-06")
         "loaded": warehouse.counts(),
         "truth": {{t.name: sb.counts(*day_window(day))[t.name] for t in TABLES}},
         "checks": checks,
+        "worker": [Report.in_worker, page.count, page.table.num_rows],
     }}))
 """
 
@@ -95,4 +109,5 @@ def test_one_registry_entry_is_a_whole_table(tmp_path: Path) -> None:
     assert got["unknown_param"] == [400, "Received unknown parameter: colour"]
     assert got["loaded"] == got["truth"] and got["truth"]["topups"] > 0
     assert got["checks"] == {"unique_key": True, "no_null_keys": True}
+    assert got["worker"] == [[True], got["served"], got["served"]]
     assert len(ENTRY.strip().splitlines()) <= 15

@@ -73,7 +73,9 @@ def test_retrieve_and_nested_list_expansions(client: Client) -> None:
         "data"
     ]
     assert all(li["subscription_item"]["subscription"] == sub["id"] for li in lines)
-    txn = client.ok("/v1/balance_transactions", {"limit": 1, "expand[]": "data.source"})
+    txn = client.ok(
+        "/v1/balance_transactions", {"limit": 1, "type": "charge", "expand[]": "data.source"}
+    )
     (t,) = txn["data"]
     assert t["source"]["object"] == "charge" and t["source"]["balance_transaction"] == t["id"]
 
