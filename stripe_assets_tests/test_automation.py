@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    EnvVar,
+    build_schedule_context,
+    build_sensor_context,
+)
 
 from stripe_assets import automation
 from stripe_assets.definitions import defs
+from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES, TABLES_BY_NAME
 from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
@@ -45,10 +52,18 @@ class _Messages(logging.Handler):
         self.lines.append(f"{record.levelname} {record.getMessage()}")
 
 
-def _tick(instance: DagsterInstance, cursor: str | None, log: _Messages | None = None):
-    """One sensor evaluation, as the daemon does it (its log lines go to `log`)."""
+def _tick(
+    instance: DagsterInstance,
+    cursor: str | None,
+    log: _Messages | None = None,
+    resources: dict | None = None,
+):
+    """One sensor evaluation, as the daemon does it (its log lines go to `log`): with the
+    code location's resources, or `resources` instead."""
     sensor = defs.resolve_sensor_def("stripe_events_sensor")
-    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources or defs.resources
+    )
     if log is not None:
         context.log.addHandler(log)
     return sensor.evaluate_tick(context)
@@ -87,14 +102,21 @@ def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true")
     raise AssertionError(f"no {table} row on a day other than {sorted(used)}")
 
 
-def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_env, instance):
+def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
+    sandbox, stripe_env, instance, monkeypatch
+):
+    monkeypatch.setenv("STRIPE_REREAD_DAYS", "0")  # yesterday alone (re-reads: test_reread)
     schedule = defs.resolve_schedule_def("stripe_daily_schedule")
     assert schedule.cron_schedule == "15 0 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status.value == "STOPPED"
 
     tick_time = datetime(2024, 5, 5, 0, 15, tzinfo=UTC)
-    context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    context = build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=tick_time,
+        repository_def=defs.get_repository_def(),
+    )
     data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2024-05-04"]
 
@@ -266,3 +288,22 @@ def test_sensor_without_a_key_skips_instead_of_failing(instance, monkeypatch):
     data = _tick(instance, None)
     assert not data.run_requests
     assert "STRIPE_API_KEY" in (data.skip_message or "")
+
+
+def test_sensor_uses_the_key_set_on_its_resource(mutable, instance, monkeypatch):
+    """`StripeResource(api_key=EnvVar(...))`, as the README recommends, is the key the sensor
+    uses: with no STRIPE_API_KEY, then with a wrong one, it reads the sandbox's events."""
+    monkeypatch.delenv("STRIPE_API_KEY")
+    monkeypatch.setenv("STRIPE_ASSETS_SENSOR_KEY", mutable.api_key)
+    resources = {"stripe": StripeResource(api_key=EnvVar("STRIPE_ASSETS_SENSOR_KEY"))}
+    assert "STRIPE_API_KEY" in (_tick(instance, None).skip_message or "")  # the default resource
+    mutable.reset_stats()
+    first = _tick(instance, None, resources=resources)
+    assert first.cursor and mutable.stats()["total"] >= 1  # it asked the sandbox where to start
+
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_notTheResourcesKey")
+    changed = mutable.mutate([{"op": "update", "resource": "payouts"}])["results"][0]
+    second = _tick(instance, first.cursor, resources=resources)
+    assert [r.partition_key for r in second.run_requests] == [
+        automation.partition_of(changed["created"])
+    ]

@@ -2,7 +2,8 @@
 range outside the daily partitions before Dagster starts (exit 2, one paragraph naming the
 valid days, the format and STRIPE_START_DATE; no traceback, no run, no request); a run
 launched with an out-of-range `dagster/partition` tag fails with the same message before its
-first request; a valid partition goes through to Dagster and loads exact counts."""
+first request; a valid partition goes through to `dg launch` and loads exact counts, with no
+warning printed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dagster._core.storage.tags import (
 
 from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.test_readme_commands import warnings_in
 from stripe_assets_tests.test_reliability import cli_env
 
 _SCRIPT = Path(sys.executable).with_name("stripe-assets")
@@ -131,10 +133,11 @@ def test_a_valid_partition_and_range_go_through_to_dagster(
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert warnings_in(out.stdout + out.stderr) == [], out.stderr[-3000:]
         return out.stdout
 
     stdout = run("--partition", busy_day)
-    assert "dagster asset materialize -m stripe_assets.definitions" in stdout
+    assert "Running: " in stdout and " launch --assets 'key:\"stripe/*\"' --partition " in stdout
     day = sandbox.counts(*day_window(busy_day))
     assert warehouse.counts() == {t.name: day[t.name] for t in TABLES}
     assert all(day[t.name] > 0 for t in TABLES)

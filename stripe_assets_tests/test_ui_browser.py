@@ -1,8 +1,9 @@
-"""The browser test: `dagster dev` on loopback, driven by headless Chromium through Playwright.
+"""The browser test: `dg dev` on loopback, driven by headless Chromium through Playwright.
 
 Sees the `stripe` group's eight assets and three lineage edges on the asset graph, launches one
 partition from the "Materialize all" dialog, follows the run page to success and checks the
-rows in DuckDB against the sandbox's ground truth. Screenshots land in `test-artifacts/`.
+rows in DuckDB against the sandbox's ground truth, and that `dg dev` printed no warning.
+Screenshots land in `test-artifacts/`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import requests
 from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import Warehouse, day_window
 from stripe_assets_tests.needs import unavailable
+from stripe_assets_tests.test_readme_commands import warnings_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -94,7 +96,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 @contextlib.contextmanager
 def _sigint_not_ignored() -> Iterator[None]:
     """Children inherit an ignored SIGINT (e.g. pytest started in the background by a shell);
-    `dagster dev` stops on SIGINT only, so make sure it can receive it."""
+    `dg dev` stops on SIGINT only, so make sure it can receive it."""
     previous = signal.getsignal(signal.SIGINT)
     if previous is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -125,14 +127,14 @@ def _wait_until_serving(server: DevServer) -> None:
     """Poll `/server_info`, then GraphQL until the code location's assets are loaded."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
-        assert server.process.poll() is None, f"dagster dev exited:\n{_tail(server.log)}"
+        assert server.process.poll() is None, f"dg dev exited:\n{_tail(server.log)}"
         with contextlib.suppress(requests.RequestException, AssertionError):
             requests.get(f"{server.url}/server_info", timeout=5).raise_for_status()
             if server.graphql("{ assetNodes { id } }")["assetNodes"]:
                 return
         time.sleep(1)
     raise AssertionError(
-        f"dagster dev not serving after {SERVER_START_TIMEOUT_S}s:\n{_tail(server.log)}"
+        f"dg dev not serving after {SERVER_START_TIMEOUT_S}s:\n{_tail(server.log)}"
     )
 
 
@@ -147,7 +149,7 @@ def _session(sid: int) -> list[psutil.Process]:
 
 
 def _stop(server: DevServer) -> None:
-    """SIGINT by pid (how `dagster dev` wants to stop), then SIGKILL the group as a last
+    """SIGINT by pid (how `dg dev` wants to stop), then SIGKILL the group as a last
     resort; record (and kill) any process of its session still alive."""
     process = server.process
     try:
@@ -159,7 +161,7 @@ def _stop(server: DevServer) -> None:
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            server.leftovers.append(f"dagster dev (pid {process.pid}) ignored SIGINT for 60s")
+            server.leftovers.append(f"dg dev (pid {process.pid}) ignored SIGINT for 60s")
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
     remaining = {p.pid: p for p in [*tree, *_session(process.pid)]}
@@ -171,10 +173,10 @@ def _stop(server: DevServer) -> None:
 
 
 @contextlib.contextmanager
-def dagster_dev(env: dict[str, str], log: Path) -> Iterator[DevServer]:
+def dg_dev(env: dict[str, str], log: Path) -> Iterator[DevServer]:
+    """`dg dev` in the repository root (the project's [tool.dg]), as the README runs it."""
     port = _free_port()
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    command = [str(Path(sys.executable).with_name("dg")), "dev", "-h", "127.0.0.1", "-p", str(port)]
     with log.open("wb") as out, _sigint_not_ignored():
         process = subprocess.Popen(
             command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -215,6 +217,7 @@ def _dev_env(sandbox, dagster_home: Path, warehouse: Warehouse) -> dict[str, str
         DAGSTER_HOME=str(dagster_home),
         DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
         PYTHONUNBUFFERED="1",
+        VIRTUAL_ENV=sys.prefix,  # `source .venv/bin/activate`
     )
     return env
 
@@ -287,11 +290,11 @@ def test_materialize_one_partition_from_the_ui(
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    log = ARTIFACTS / "ui_browser_dagster_dev.log"
+    log = ARTIFACTS / "ui_browser_dg_dev.log"
     started = time.monotonic()
     timings: dict[str, float] = {}
 
-    with dagster_dev(_dev_env(sandbox, dagster_home, warehouse), log) as server:
+    with dg_dev(_dev_env(sandbox, dagster_home, warehouse), log) as server:
         timings["server_ready_s"] = time.monotonic() - started
 
         # What the graph draws, as the UI's own GraphQL API reports it.
@@ -322,7 +325,7 @@ def test_materialize_one_partition_from_the_ui(
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     page.screenshot(path=FAILURE_SHOT)
-                exc.add_note(f"screenshot: {FAILURE_SHOT}; dagster dev log: {log}")
+                exc.add_note(f"screenshot: {FAILURE_SHOT}; dg dev log: {log}")
                 raise
             finally:
                 browser.close()
@@ -332,6 +335,7 @@ def test_materialize_one_partition_from_the_ui(
     timings["total_s"] = time.monotonic() - started
 
     assert server.leftovers == [], f"processes left after SIGINT: {server.leftovers}"
+    assert warnings_in(log.read_text(errors="replace")) == [], f"warnings in {log}"
     assert run["status"] == "SUCCESS", f"see {SHOTS['run']} and {log}"
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert tags.get("dagster/partition") == busy_day
