@@ -2,7 +2,8 @@
 `sql_client` (so they work on any SQL destination).
 
 Per table: `unique_key` (primary key unique), `no_null_keys` (key columns and `created` never
-null); per child table: `parent_exists` (no row whose parent is missing).
+null), `readable` (Stripe let the key list it on its latest load: see `access.py`); per child
+table: `parent_exists` (no row whose parent is missing).
 """
 
 import tempfile
@@ -19,7 +20,9 @@ from dagster import (
 )
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from stripe_assets.access import ACCESS_TABLE, UNAVAILABLE
 from stripe_assets.assets import asset_key
+from stripe_assets.selection import selected_tables
 from stripe_assets.settings import pool_name
 from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 from stripe_assets.warehouse import build_pipeline
@@ -27,6 +30,7 @@ from stripe_assets.warehouse import build_pipeline
 UNIQUE_KEY = "unique_key"
 NO_NULL_KEYS = "no_null_keys"
 PARENT_EXISTS = "parent_exists"
+READABLE = "readable"
 
 
 def not_null_columns(table: StripeTable) -> list[str]:
@@ -36,8 +40,17 @@ def not_null_columns(table: StripeTable) -> list[str]:
 
 def _specs() -> list[AssetCheckSpec]:
     specs = []
-    for table in TABLES:
+    chosen = {t.name for t in selected_tables()}
+    for table in selected_tables():
         key = asset_key(table.name)
+        specs.append(
+            AssetCheckSpec(
+                READABLE,
+                asset=key,
+                description="Stripe let the key list it on its latest load (a restricted key "
+                "needs the table's permission; Connect lists need a platform).",
+            )
+        )
         specs.append(
             AssetCheckSpec(
                 UNIQUE_KEY, asset=key, description=f"({', '.join(table.primary_key)}) is unique."
@@ -50,7 +63,7 @@ def _specs() -> list[AssetCheckSpec]:
                 description=f"No null {', '.join(not_null_columns(table))}.",
             )
         )
-        if table.child:
+        if table.child and table.child.parent in chosen:
             specs.append(
                 AssetCheckSpec(
                     PARENT_EXISTS,
@@ -82,7 +95,8 @@ def check_queries(table: StripeTable, name: str, qualify: dict[str, str]) -> str
 
 def _result(key: AssetCheckKey, offending: int, note: str | None = None) -> AssetCheckResult:
     table = TABLES_BY_NAME[key.asset_key.path[-1]]
-    severity = AssetCheckSeverity.WARN if key.name == PARENT_EXISTS else AssetCheckSeverity.ERROR
+    warn = key.name in (PARENT_EXISTS, READABLE)
+    severity = AssetCheckSeverity.WARN if warn else AssetCheckSeverity.ERROR
     unit = "duplicated keys" if key.name == UNIQUE_KEY else "rows"
     return AssetCheckResult(
         asset_key=key.asset_key,
@@ -108,6 +122,9 @@ def stripe_table_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCh
             qualify = {t.name: client.make_qualified_table_name(t.name) for t in TABLES}
             for key in sorted(context.selected_asset_check_keys, key=str):
                 table = TABLES_BY_NAME[key.asset_key.path[-1]]
+                if key.name == READABLE:
+                    yield _readable(key, client, table)
+                    continue
                 sql = check_queries(table, key.name, qualify)
                 try:
                     rows = client.execute_sql(sql)
@@ -119,6 +136,22 @@ def stripe_table_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCh
                     # the parent table is missing: every row is an orphan
                     rows = client.execute_sql(f"select count(*) from {qualify[table.name]}")
                 yield _result(key, int(rows[0][0]))
+
+
+def _readable(key: AssetCheckKey, client: Any, table: StripeTable) -> AssetCheckResult:
+    """Fails with Stripe's reason when the table's latest load was refused (no rows)."""
+    access = client.make_qualified_table_name(ACCESS_TABLE)
+    try:
+        rows = client.execute_sql(
+            f"select reason from {access} where table_name = %s and status = %s",
+            table.name,
+            UNAVAILABLE,
+        )
+    except DatabaseUndefinedRelation:
+        rows = []
+    if not rows:
+        return _result(key, 0, f"The key could list {table.name} on its latest load.")
+    return _result(key, 1, f"Not loaded: Stripe refused to list {table.name}. {rows[0][0]}")
 
 
 def _exists(client: Any, qualified: str) -> bool:
