@@ -2,7 +2,6 @@
 
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -12,12 +11,24 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    TableSchema,
 )
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
-from stripe_assets.metadata import FRESHNESS_POLICY, run_metadata, spec_metadata, table_row_count
+from stripe_assets.metadata import (
+    FRESHNESS_POLICY,
+    described,
+    iso,
+    partition_metadata,
+    partition_rows,
+    rows_per_day,
+    spec_metadata,
+    table_metadata,
+    table_row_count,
+)
 from stripe_assets.pages.memory import collector_tuned_for_pages
 from stripe_assets.partitions import created_window, daily_partitions
 from stripe_assets.resources import StripeResource
@@ -60,33 +71,60 @@ class StripeTranslator(DagsterDltTranslator):
         )
 
 
-DAY = 86_400
+def _day_window(key: str) -> tuple[int, int]:
+    window = daily_partitions.time_window_for_partition_key(key)
+    return int(window.start.timestamp()), int(window.end.timestamp())
 
 
-def _iso(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else "open"
+def _log_load_jobs(context: AssetExecutionContext, results: list[MaterializeResult]) -> None:
+    """dagster-dlt's load-job list (temporary files, job ids, sizes) tells a user nothing
+    about a day: once per run to the debug log instead of into every materialization."""
+    jobs = [job for r in results for job in (r.metadata or {}).get("jobs", None) or []]
+    if jobs:
+        context.log.debug(f"dlt load jobs of this run: {jobs}")
 
 
-def _with_run_metadata(
-    result: MaterializeResult,
-    window: CreatedWindow,
+def _materializations(
+    context: AssetExecutionContext,
+    pipeline: Any,
+    results: list[MaterializeResult],
     progress: RunProgress,
-    total_rows: int | None = None,
-) -> MaterializeResult:
-    table = result.asset_key.path[-1] if result.asset_key else ""
-    counters = progress.tables.get(table)
-    extra: dict[str, Any] = {
-        "window_start": MetadataValue.text(_iso(window.gte)),
-        "window_end": MetadataValue.text(_iso(window.lt)),
-        "rows_extracted": MetadataValue.int(counters.rows if counters else 0),
-        "requests": MetadataValue.int(counters.requests if counters else 0),
-        "retries": MetadataValue.int(counters.retries if counters else 0),
-    }
-    metadata = {**(result.metadata or {}), **extra}
-    if table in TABLES_BY_NAME:
-        one_day = window.gte is not None and window.lt is not None and window.lt - window.gte <= DAY
-        metadata = run_metadata(TABLES_BY_NAME[table], metadata, total_rows, one_day)
-    return MaterializeResult(asset_key=result.asset_key, metadata=metadata)
+) -> Iterator[MaterializeResult]:
+    """Lean per-partition materializations. Each partition's rows come from one group-by per
+    table after the load, so a range run plots every day's own count (Dagster writes one
+    event per partition, copying the result's metadata to each). The newest partition also
+    carries the loaded column schema, which the UI shows as the table's latest."""
+    days = context.partition_keys
+    windows = {day: _day_window(day) for day in days}
+    gte, lt = windows[days[0]][0], windows[days[-1]][1]
+    with pipeline.sql_client() as client:
+        for result in results:
+            table = TABLES_BY_NAME[result.asset_key.path[-1]]
+            counters = progress.tables.get(table.name)
+            requests, retries = (counters.requests, counters.retries) if counters else (0, 0)
+            per_day = rows_per_day(client, table, gte, lt)
+            if per_day is None:
+                context.log.warning(f"{table.name}: the destination cannot count rows per day")
+            for day in days:
+                rows = partition_rows(per_day, *windows[day]) if per_day is not None else None
+                context.add_asset_metadata(
+                    partition_metadata(windows[day], rows, requests, retries, days),
+                    asset_key=result.asset_key,
+                    partition_key=day,
+                )
+            schema = (result.metadata or {}).get("dagster/column_schema")
+            schema = schema.value if isinstance(schema, MetadataValue) else schema
+            loaded = described(schema if isinstance(schema, TableSchema) else None, table)
+            if loaded is not None:
+                context.add_asset_metadata(
+                    dict(TableMetadataSet(column_schema=loaded)),
+                    asset_key=result.asset_key,
+                    partition_key=days[-1],
+                )
+            yield MaterializeResult(
+                asset_key=result.asset_key,
+                metadata=table_metadata(table, table_row_count(client, table.name)),
+            )
 
 
 def _remove_deleted(
@@ -138,7 +176,7 @@ def stripe_tables(
     settings = stripe.settings()  # at run time: a missing key fails here, clearly
     context.log.info(
         f"Loading {sorted(k.path[-1] for k in context.selected_asset_keys)} "
-        f"for created in [{_iso(window.gte)}, {_iso(window.lt)}) from {settings.api_base}"
+        f"for created in [{iso(window.gte)}, {iso(window.lt)}) from {settings.api_base}"
     )
     progress = RunProgress(log=context.log.info)
     source = stripe_source(window, settings=settings, progress=progress)
@@ -157,9 +195,8 @@ def stripe_tables(
                 )
             )
         _remove_deleted(context, pipeline, settings, window, progress)
-        for result in results:
-            table = result.asset_key.path[-1] if result.asset_key else ""
-            yield _with_run_metadata(result, window, progress, table_row_count(pipeline, table))
+        _log_load_jobs(context, results)
+        yield from _materializations(context, pipeline, results, progress)
     context.log.info(progress.summary())
 
 
