@@ -1,7 +1,7 @@
 """Every Stripe table as a Dagster asset: translator (keys, lineage, group) + @dlt_assets."""
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import (
@@ -14,6 +14,10 @@ from dagster import (
     TableSchema,
 )
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster._core.execution.context.metadata_logging import (
+    AssetMetadataHandle,
+    OutputMetadataAccumulator,
+)
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
@@ -84,6 +88,29 @@ def _log_load_jobs(context: AssetExecutionContext, results: list[MaterializeResu
         context.log.debug(f"dlt load jobs of this run: {jobs}")
 
 
+def add_partition_metadata(
+    context: AssetExecutionContext,
+    asset_key: AssetKey,
+    by_partition: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """`context.add_asset_metadata(..., partition_key=day)` for many days at once. Dagster
+    1.13 copies its whole metadata accumulator on every call, which is quadratic in (tables x
+    days): 0.8 s for 8 tables x 1 year, 250 s for 41 tables x 3 years. So where the step
+    context has Dagster's accumulator, it gets all of an asset's days in one copy; otherwise
+    (another Dagster) this falls back to the public call per day."""
+    step = getattr(context, "_step_execution_context", None)
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if not isinstance(accumulator, OutputMetadataAccumulator):
+        for day, metadata in by_partition.items():
+            context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=day)
+        return
+    entries = dict(accumulator.per_output_metadata)
+    for day, metadata in by_partition.items():
+        handle = AssetMetadataHandle(asset_key=asset_key, partition_key=day)
+        entries[handle] = {**entries.get(handle, {}), **metadata}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=entries)
+
+
 def _materializations(
     context: AssetExecutionContext,
     pipeline: Any,
@@ -105,22 +132,22 @@ def _materializations(
             per_day = rows_per_day(client, table, gte, lt)
             if per_day is None:
                 context.log.warning(f"{table.name}: the destination cannot count rows per day")
-            for day in days:
-                rows = partition_rows(per_day, *windows[day]) if per_day is not None else None
-                context.add_asset_metadata(
-                    partition_metadata(windows[day], rows, requests, retries, days),
-                    asset_key=result.asset_key,
-                    partition_key=day,
+            by_day = {
+                day: partition_metadata(
+                    windows[day],
+                    partition_rows(per_day, *windows[day]) if per_day is not None else None,
+                    requests,
+                    retries,
+                    days,
                 )
+                for day in days
+            }
             schema = (result.metadata or {}).get("dagster/column_schema")
             schema = schema.value if isinstance(schema, MetadataValue) else schema
             loaded = described(schema if isinstance(schema, TableSchema) else None, table)
             if loaded is not None:
-                context.add_asset_metadata(
-                    dict(TableMetadataSet(column_schema=loaded)),
-                    asset_key=result.asset_key,
-                    partition_key=days[-1],
-                )
+                by_day[days[-1]].update(TableMetadataSet(column_schema=loaded))
+            add_partition_metadata(context, result.asset_key, by_day)
             yield MaterializeResult(
                 asset_key=result.asset_key,
                 metadata=table_metadata(table, table_row_count(client, table.name)),

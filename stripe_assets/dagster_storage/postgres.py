@@ -1,0 +1,40 @@
+"""dagster-postgres's event log writing planned events in batches too."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._serdes import ConfigurableClassData
+from dagster_postgres.event_log import PostgresEventLogStorage as DagsterPostgresEventLogStorage
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+from stripe_assets.dagster_storage import BatchWrites, enable_event_batching
+
+
+class PostgresEventLogStorage(BatchWrites, DagsterPostgresEventLogStorage):
+    """dagster-postgres's event log, writing planned events in batches too (it batches only
+    materializations and observations)."""
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PostgresEventLogStorage:
+        return cls(
+            pg_url_from_config(config_value),
+            config_value.get("should_autocreate_tables", True),
+            inst_data=inst_data,
+            token_provider=get_token_provider_from_config(config_value),
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        enable_event_batching()
+        super().__init__(*args, **kwargs)
+
+    def _insert_and_return_ids(self, events: Sequence[EventLogEntry]) -> list[int]:
+        insert = self.prepare_insert_event_batch(events)
+        with self._connect() as conn:
+            result = conn.execute(insert.returning(SqlEventLogStorageTable.c.id))
+            return [int(row[0]) for row in result.fetchall()]
