@@ -80,6 +80,19 @@ def _day_window(key: str) -> tuple[int, int]:
     return int(window.start.timestamp()), int(window.end.timestamp())
 
 
+LOADED_PREFIX = "Loaded; writing Dagster's materializations. dlt phases: "
+
+
+def dlt_phases(pipeline: Any) -> str:
+    """`extract 4.1 s, normalize 0.3 s, load 0.7 s` from the pipeline's last trace."""
+    steps = pipeline.last_trace.steps if pipeline.last_trace else []
+    return ", ".join(
+        f"{step.step} {(step.finished_at - step.started_at).total_seconds():.1f} s"
+        for step in steps
+        if step.step in ("extract", "normalize", "load") and step.finished_at
+    )
+
+
 def _log_load_jobs(context: AssetExecutionContext, results: list[MaterializeResult]) -> None:
     """dagster-dlt's load-job list (temporary files, job ids, sizes) tells a user nothing
     about a day: once per run to the debug log instead of into every materialization."""
@@ -221,10 +234,12 @@ def stripe_tables(
                     loader_file_format=loader_file_format(pipeline),
                 )
             )
+        phases = dlt_phases(pipeline)
         _remove_deleted(context, pipeline, settings, window, progress)
+        context.log.info(progress.summary())
+        context.log.info(f"{LOADED_PREFIX}{phases}")
         _log_load_jobs(context, results)
         yield from _materializations(context, pipeline, results, progress)
-    context.log.info(progress.summary())
 
 
 __all__ = ["StripeTranslator", "asset_key", "stripe_tables"]

@@ -22,14 +22,17 @@ materializations): these storages set it wherever they are loaded, unless it is 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster import _check as check
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._serdes import serialize_value
 
@@ -51,6 +54,15 @@ DEFAULT_EVENT_BATCH_SIZE = 1000
 def enable_event_batching() -> None:
     """Let Dagster hand this process's event batches to the storage (read per event)."""
     os.environ.setdefault(EVENT_BATCH_SIZE_ENV, str(DEFAULT_EVENT_BATCH_SIZE))
+
+
+def insert_returning_ids(conn: Any, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert event rows in SQLAlchemy's batched "insertmanyvalues" form (a few statements
+    for thousands of rows, not one compiled statement each) and return their ids in order."""
+    statement = SqlEventLogStorageTable.insert().returning(
+        SqlEventLogStorageTable.c.id, sort_by_parameter_order=True
+    )
+    return [int(row[0]) for row in conn.execute(statement, list(rows))]
 
 
 def _batched(event: EventLogEntry) -> bool:

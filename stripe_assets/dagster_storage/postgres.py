@@ -6,12 +6,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres.event_log import PostgresEventLogStorage as DagsterPostgresEventLogStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
-from stripe_assets.dagster_storage import BatchWrites, enable_event_batching
+from stripe_assets.dagster_storage import BatchWrites, enable_event_batching, insert_returning_ids
 
 
 class PostgresEventLogStorage(BatchWrites, DagsterPostgresEventLogStorage):
@@ -34,7 +33,6 @@ class PostgresEventLogStorage(BatchWrites, DagsterPostgresEventLogStorage):
         super().__init__(*args, **kwargs)
 
     def _insert_and_return_ids(self, events: Sequence[EventLogEntry]) -> list[int]:
-        insert = self.prepare_insert_event_batch(events)
+        rows = [self._event_to_row(event) for event in events]
         with self._connect() as conn:
-            result = conn.execute(insert.returning(SqlEventLogStorageTable.c.id))
-            return [int(row[0]) for row in result.fetchall()]
+            return insert_returning_ids(conn, rows)

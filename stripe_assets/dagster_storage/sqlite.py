@@ -13,7 +13,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 )
 from dagster._serdes import ConfigurableClassData
 
-from stripe_assets.dagster_storage import BatchWrites, enable_event_batching
+from stripe_assets.dagster_storage import BatchWrites, enable_event_batching, insert_returning_ids
 
 
 class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
@@ -36,7 +36,4 @@ class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(SqlEventLogStorageTable.insert(), rows)
         with self.index_transaction() as conn:  # mirrored for cross-run asset queries
-            return [
-                conn.execute(SqlEventLogStorageTable.insert().values(**row)).inserted_primary_key[0]
-                for row in rows
-            ]
+            return insert_returning_ids(conn, rows)
