@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as db
+from dagster import Field, StringSource
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
@@ -23,17 +24,43 @@ from stripe_assets.dagster_storage import BatchWrites, enable_event_batching, in
 
 
 class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
-    """Dagster's SQLite event log (a database per run plus the index shard), writing a batch
-    in one transaction per shard. Config `base_dir`: the instance directory (DAGSTER_HOME);
-    the run databases stay where Dagster keeps them, `<base_dir>/history/runs/`."""
+    """Dagster's SQLite event log (a database per run plus the index shard, under the
+    instance's `history/runs/` as Dagster keeps them), writing a batch in one transaction per
+    shard. Optional config `base_dir`: the instance directory; by default the directory of
+    the instance that loads it (so `DagsterInstance.from_config(dir)` works as with Dagster's
+    default storage)."""
 
     OPEN_SHARDS = 4
     """Engines kept open: the index and the databases of the latest runs."""
 
-    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+    def __init__(
+        self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None
+    ) -> None:
         enable_event_batching()
         self._engines: OrderedDict[str, Engine] = OrderedDict()
-        super().__init__(os.path.join(base_dir, "history", "runs", ""), inst_data=inst_data)
+        self._config_data = inst_data
+        if base_dir is not None:
+            self._open(base_dir)
+
+    def _open(self, instance_dir: str) -> None:
+        events_dir = os.path.join(instance_dir, "history", "runs", "")
+        DagsterSqliteEventLogStorage.__init__(self, events_dir, inst_data=self._config_data)
+
+    def register_instance(self, instance: Any) -> None:
+        if not hasattr(self, "_base_dir"):  # no base_dir configured: the instance's own
+            self._open(instance.root_directory)
+        super().register_instance(instance)
+
+    @classmethod
+    def config_type(cls) -> Any:
+        return {"base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> SqliteEventLogStorage:
+        base_dir = config_value.get("base_dir")
+        return cls(inst_data=inst_data, base_dir=str(base_dir) if base_dir else None)
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -75,12 +102,6 @@ class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
     def dispose(self) -> None:
         self._close_engines()
         super().dispose()
-
-    @classmethod
-    def from_config_value(
-        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
-    ) -> SqliteEventLogStorage:
-        return cls(inst_data=inst_data, base_dir=str(config_value["base_dir"]))
 
     def _insert_and_return_ids(self, events: Sequence[EventLogEntry]) -> list[int]:
         rows = [self._event_to_row(event) for event in events]

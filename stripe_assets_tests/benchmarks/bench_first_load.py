@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT = 'key:"stripe/*"'
@@ -151,6 +152,48 @@ def _split(home: Path, env: dict[str, str], started: float, ended: float) -> dic
     return split
 
 
+@dataclass
+class DagsterRun:
+    """One `dagster asset materialize` of a range, timed from process start to exit."""
+
+    wall_s: float
+    returncode: int
+    split: dict[str, float]
+    warehouse: Path
+    log: Path
+
+
+def run_dagster(
+    sb: Any, first_day: date, last_day: date, rate: float, work: Path, storage: str = "sqlite",
+    postgres_url: str | None = None, repo: Path = REPO,
+) -> DagsterRun:  # fmt: skip
+    """Load [first_day, last_day] from the running sandbox `sb` in one run on a fresh
+    instance with the shipped settings, into `work/warehouse.duckdb`."""
+    home, warehouse, log = work / "dagster_home", work / "warehouse.duckdb", work / "run.log"
+    home.mkdir(parents=True)
+    yaml = "dagster-postgres.yaml" if storage == "postgres" else "dagster.yaml"
+    shutil.copy(repo / "dagster_home" / yaml, home / "dagster.yaml")
+    env = _env(
+        repo, home, warehouse,
+        STRIPE_API_BASE=sb.base_url, STRIPE_API_KEY=sb.api_key,
+        STRIPE_START_DATE=first_day.isoformat(), STRIPE_REQUESTS_PER_SECOND=f"{rate:g}",
+        **({"DAGSTER_POSTGRES_URL": postgres_url} if postgres_url else {}),
+    )  # fmt: skip
+    command = [
+        sys.executable, "-m", "dagster", "asset", "materialize",
+        "-m", "stripe_assets.definitions", "--select", SELECT,
+        "--partition-range", f"{first_day}...{last_day}",
+    ]  # fmt: skip
+    started = time.time()
+    with log.open("w") as out:
+        code = subprocess.run(
+            command, env=env, cwd=repo, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
+    ended = time.time()
+    split = _split(home, env, started, ended) if code == 0 else {}
+    return DagsterRun(ended - started, code, split, warehouse, log)
+
+
 def first_load(
     storage: str, years: int, rate: float, scale: float, repo: Path = REPO, seed: int = 42
 ) -> FirstLoad | None:
@@ -168,44 +211,23 @@ def first_load(
         scale=scale, latency_ms=250, jitter_ms=125, rate_limit=rate,
     )  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix=f"bench-first-load-{storage}-"))
-    home, warehouse, log = work / "dagster_home", work / "warehouse.duckdb", work / "run.log"
-    home.mkdir()
     with postgres_database() if storage == "postgres" else contextlib.nullcontext("") as pg:
         if pg is None:
             return None
-        yaml = "dagster-postgres.yaml" if storage == "postgres" else "dagster.yaml"
-        shutil.copy(repo / "dagster_home" / yaml, home / "dagster.yaml")
         with running_sandbox(cfg, subprocess_mode=True) as sb:
             truth = sb.counts(cfg.start_ts, cfg.end_ts)
-            env = _env(
-                repo, home, warehouse,
-                STRIPE_API_BASE=sb.base_url, STRIPE_API_KEY=sb.api_key,
-                STRIPE_START_DATE=first_day.isoformat(), STRIPE_REQUESTS_PER_SECOND=f"{rate:g}",
-                **({"DAGSTER_POSTGRES_URL": pg} if pg else {}),
-            )  # fmt: skip
-            command = [
-                sys.executable, "-m", "dagster", "asset", "materialize",
-                "-m", "stripe_assets.definitions", "--select", SELECT,
-                "--partition-range", f"{first_day}...{last_day}",
-            ]  # fmt: skip
             sb.reset_stats()
-            started = time.time()
-            with log.open("w") as out:
-                code = subprocess.run(
-                    command, env=env, cwd=repo, stdout=out, stderr=subprocess.STDOUT
-                ).returncode
-            ended = time.time()
+            run = run_dagster(sb, first_day, last_day, rate, work, storage, pg or None, repo)
             requests = int(sb.stats().get("total", 0))
-        split = _split(home, env, started, ended) if code == 0 else {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(run.warehouse), read_only=True) as con:
         rows = {t.name: _count(con, t.name) for t in TABLES}
         min_requests = _min_requests(con, rows)
     expected = {t.name: int(truth.get(t.name, 0)) for t in TABLES}
     return FirstLoad(
         storage=storage, years=years, rate=rate, days=(last_day - first_day).days + 1,
-        tables=len(TABLES), wall_s=ended - started, split=split, requests=requests,
+        tables=len(TABLES), wall_s=run.wall_s, split=run.split, requests=requests,
         min_requests=min_requests, rows=sum(rows.values()), exact=rows == expected,
-        returncode=code, log=log,
+        returncode=run.returncode, log=run.log,
     )  # fmt: skip
 
 
