@@ -23,12 +23,14 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
 from stripe_assets.metadata import (
+    DAY,
     FRESHNESS_POLICY,
     described,
     iso,
     partition_metadata,
     partition_rows,
     rows_per_day,
+    run_totals,
     spec_metadata,
     table_metadata,
     table_row_count,
@@ -142,9 +144,14 @@ def _materializations(
             table = TABLES_BY_NAME[result.asset_key.path[-1]]
             counters = progress.tables.get(table.name)
             requests, retries = (counters.requests, counters.retries) if counters else (0, 0)
-            per_day = rows_per_day(client, table, gte, lt)
-            if per_day is None:
-                context.log.warning(f"{table.name}: the destination cannot count rows per day")
+            try:
+                per_day: dict[int, int] | None = rows_per_day(client, table, gte, lt)
+            except Exception as exc:  # a destination without extract(epoch)/to_timestamp
+                context.log.warning(f"{table.name}: no per-day row counts ({exc})")
+                per_day = None
+                if len(days) == 1:  # one day: dlt's count of the rows it loaded
+                    loaded_rows = (result.metadata or {}).get("rows_loaded")
+                    per_day = {windows[days[0]][0] // DAY: int(getattr(loaded_rows, "value", 0))}
             by_day = {
                 day: partition_metadata(
                     windows[day],
@@ -155,11 +162,14 @@ def _materializations(
                 )
                 for day in days
             }
+            newest = by_day[days[-1]]
+            if len(days) > 1:
+                newest.update(run_totals(requests, retries, days))
             schema = (result.metadata or {}).get("dagster/column_schema")
             schema = schema.value if isinstance(schema, MetadataValue) else schema
             loaded = described(schema if isinstance(schema, TableSchema) else None, table)
             if loaded is not None:
-                by_day[days[-1]].update(TableMetadataSet(column_schema=loaded))
+                newest.update(TableMetadataSet(column_schema=loaded))
             add_partition_metadata(context, result.asset_key, by_day)
             yield MaterializeResult(
                 asset_key=result.asset_key,

@@ -182,16 +182,15 @@ def rows_per_day_sql(table: StripeTable, qualify: Any, gte: int, lt: int) -> str
     )
 
 
-def rows_per_day(client: Any, table: StripeTable, gte: int, lt: int) -> dict[int, int] | None:
-    """Rows per UTC day number in [gte, lt) now in the warehouse; {} for a table never
-    loaded; None where the destination's SQL cannot say (the caller omits the counts)."""
+def rows_per_day(client: Any, table: StripeTable, gte: int, lt: int) -> dict[int, int]:
+    """Rows per UTC day number in [gte, lt) now in the warehouse ({} for a table never
+    loaded). Raises what the destination raises for SQL it lacks (extract(epoch),
+    to_timestamp)."""
     sql = rows_per_day_sql(table, client.make_qualified_table_name, gte, lt)
     try:
         return {int(day): int(n) for day, n in client.execute_sql(sql)}
     except DatabaseUndefinedRelation:
         return {}
-    except Exception:  # a destination without extract(epoch)/to_timestamp
-        return None
 
 
 # --- per partition ------------------------------------------------------------------------
@@ -207,15 +206,11 @@ def partition_rows(per_day: Mapping[int, int], gte: int, lt: int) -> int:
 
 
 def partition_metadata(
-    window: tuple[int, int],
-    rows: int | None,
-    requests: int,
-    retries: int,
-    run_days: Sequence[str],
+    window: tuple[int, int], rows: int | None, requests: int, retries: int, run_days: Sequence[str]
 ) -> dict[str, Any]:
-    """One partition's materialization: its rows (plotted per partition), its window, and
-    the run's requests and retries (numbers when the run is this one partition, else one
-    line naming the run's range: per-day requests are not known)."""
+    """One partition's materialization: its rows (plotted per partition), its window, and for
+    a one-day run its requests and retries (a range run's totals go on its newest partition
+    only, see `run_totals`: per-day requests are not known)."""
     metadata: dict[str, Any] = {
         "window_start": MetadataValue.text(iso(window[0])),
         "window_end": MetadataValue.text(iso(window[1])),
@@ -225,12 +220,17 @@ def partition_metadata(
     if len(run_days) == 1:
         metadata["requests"] = MetadataValue.int(requests)
         metadata["retries"] = MetadataValue.int(retries)
-    else:
-        metadata["run"] = MetadataValue.text(
+    return metadata
+
+
+def run_totals(requests: int, retries: int, run_days: Sequence[str]) -> dict[str, Any]:
+    """What a range run did for the table, once: on its newest partition."""
+    return {
+        "run": MetadataValue.text(
             f"one run of {len(run_days)} partitions ({run_days[0]}...{run_days[-1]}): "
             f"{requests} requests, {retries} retries for this table"
         )
-    return metadata
+    }
 
 
 def table_metadata(table: StripeTable, total_rows: int) -> dict[str, Any]:

@@ -77,10 +77,13 @@ def test_single_run_backfill_of_a_range(sandbox, stripe_env, instance):
         assert meta["dagster/row_count"].value == truth[table]
         assert meta["window_start"].value == f"{event.partition}T00:00:00+00:00"
         spec_meta = specs[event.asset_key].metadata
+        assert "warehouse" in spec_meta and "query" in spec_meta
         # the definition's name was computed on import, with the default DuckDB file
         assert meta["dagster/table_name"].value == qualified_table_name(table)
         assert spec_meta["dagster/table_name"].split(".")[1:] == ["stripe", table]
         assert "jobs" not in meta and "rows_loaded" not in meta
+        # the run's requests and retries: once, on the newest partition (not per day)
+        assert ("run" in meta) == (event.partition == days[-1]) and "requests" not in meta
         loaded = meta.get("dagster/column_schema")
         assert (loaded is not None) == (event.partition == days[-1] and truth[table] > 0)
         if loaded is not None:  # the newest partition carries the loaded schema

@@ -43,7 +43,7 @@ class PostgresEventLogStorage(BatchWrites, DagsterPostgresEventLogStorage):
             self.postgres_url,
             self._token_provider,
             isolation_level="AUTOCOMMIT",
-            pool_size=1,
+            pool_size=2,  # Dagster checks a table on a second connection inside a transaction
             max_overflow=10,  # the daemon's threads, briefly
             pool_recycle=3600,
             pool_pre_ping=True,
