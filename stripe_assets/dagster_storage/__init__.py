@@ -8,9 +8,9 @@ materializations: planned events take five connections each (~25 ms). Both also 
 range run's check-planned event once per partition row. The subclasses below keep every
 event and row Dagster writes (per-partition planned events, so a failed range run still
 marks its days failed) and only change how they reach the database: one multi-row insert
-per batch and shard, the asset index updated once per asset key. A batch is one
-transaction: a run killed while writing loses whole batches, never half of one, and a rerun
-of the failed run writes them all again.
+per batch (and SQLite shard), the asset index updated once per asset key. Each write is one
+transaction: a run killed while writing loses whole batches, never half of one, and the
+partitions it did not record are simply not materialized until a rerun writes them.
 
 Used by the shipped `dagster_home/dagster.yaml` and `dagster-postgres.yaml`
 (`event_log_storage:`, the classes in `.sqlite` and `.postgres`). Dagster only hands a storage
@@ -48,7 +48,7 @@ BATCHED_TYPES = frozenset(
 
 EVENT_BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_EVENT_BATCH_SIZE = 1000
-"""Events per write: a year's 365 days of one table are one batch, 3 years three."""
+"""Events per write: up to 1,000 partitions of one table (or planned events of a run)."""
 
 
 def enable_event_batching() -> None:
