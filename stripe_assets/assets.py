@@ -1,5 +1,7 @@
 """Every Stripe table as a Dagster asset: translator (keys, lineage, group) + @dlt_assets."""
 
+import atexit
+import gc
 import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -51,6 +53,12 @@ from stripe_assets.source.errors import StripePermissionError
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format
+
+# A process that ran a load ends with the interpreter's final garbage collection over every
+# object Dagster, dlt and the run created: ~1.5 s after a year's first load, ~1 s after only
+# loading this code location. Nothing needs collecting when the process ends (resources are
+# closed by `with` blocks, not by the collector), so the objects are frozen out of it first.
+atexit.register(gc.freeze)
 
 
 def asset_key(table: str) -> AssetKey:
