@@ -191,7 +191,7 @@ def print_table(
             took = run.extra.get(f"{phase}_s")
             if took is not None:
                 ratio = f"{took / ours:.2f}" if ours else "-"
-                label = f"  ours {phase.replace('_', '+')}"
+                label = f"  ours {phase.replace('_', '+' if phase == 'normalize_load' else ' ')}"
                 rows.append([label, f"{took:.1f}", ratio, *[""] * (len(heads) - 3)])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     print(header)
