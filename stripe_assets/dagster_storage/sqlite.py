@@ -14,6 +14,9 @@ from dagster import Field, StringSource
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+)
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage as DagsterSqliteEventLogStorage,
 )
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -67,7 +70,8 @@ class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
         """One transaction on `shard`. Dagster's own `_connect` creates and disposes an engine
         per call: a new connection, no statement cache, and a WAL checkpoint as it closes
         (~3 ms per transaction, for every run and step event). Here a recent shard keeps its
-        engine and one open connection; the lock still serializes this process's threads."""
+        engine and one open connection (run shards are still checkpointed after each write);
+        the lock still serializes this process's threads."""
         with self._db_lock:
             engine = self._engines.pop(shard, None)
             if engine is None:
@@ -87,8 +91,14 @@ class SqliteEventLogStorage(BatchWrites, DagsterSqliteEventLogStorage):
             self._engines[shard] = engine
             while len(self._engines) > self.OPEN_SHARDS:
                 self._engines.popitem(last=False)[1].dispose()
-            with engine.connect() as conn, conn.begin():
-                yield conn
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+                if shard != INDEX_SHARD_NAME:
+                    # The UI follows a run by watching its database file; in WAL mode a commit
+                    # only appends to the -wal file (Dagster's closing connection checkpointed
+                    # it), so copy it into the file now.
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _close_engines(self) -> None:
         with self._db_lock:
