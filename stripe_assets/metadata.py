@@ -166,15 +166,15 @@ def table_row_count(client: Any, table: str) -> int:
 
 def rows_per_day_sql(table: StripeTable, qualify: Any, gte: int, lt: int) -> str:
     """One group-by: rows per UTC day (day number since the epoch) of the table's partition
-    column, `created` of the row, or of its top-level parent for a child (children follow
-    their parent's `created`)."""
+    column, `created` (`date` for invoice items) of the row, or of its top-level parent for a
+    child (children follow their parent's `created`)."""
     joins, alias, current = [], "r0", table
     while current.child is not None:
         parent = TABLES_BY_NAME[current.child.parent]
         step, column = f"r{len(joins) + 1}", current.child.parent_column
         joins.append(f"join {qualify(parent.name)} {step} on {step}.id = {alias}.{column}")
         alias, current = step, parent
-    created = f"{alias}.created"
+    created = f"{alias}.{current.created_field}"
     return (
         f"select cast(floor(extract(epoch from {created}) / {DAY}) as bigint), count(*) "
         f"from {qualify(table.name)} r0 {' '.join(joins)} "
