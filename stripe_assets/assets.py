@@ -1,8 +1,9 @@
 """Every Stripe table as a Dagster asset: translator (keys, lineage, group) + @dlt_assets."""
 
+import atexit
+import gc
 import tempfile
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagster import (
@@ -12,12 +13,30 @@ from dagster import (
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
+    TableSchema,
+)
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster._core.execution.context.metadata_logging import (
+    AssetMetadataHandle,
+    OutputMetadataAccumulator,
 )
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
-from stripe_assets.metadata import FRESHNESS_POLICY, run_metadata, spec_metadata, table_row_count
+from stripe_assets.metadata import (
+    DAY,
+    FRESHNESS_POLICY,
+    described,
+    iso,
+    partition_metadata,
+    partition_rows,
+    rows_per_day,
+    run_totals,
+    spec_metadata,
+    table_metadata,
+    table_row_count,
+)
 from stripe_assets.pages.memory import collector_tuned_for_pages
 from stripe_assets.partitions import created_window, daily_partitions
 from stripe_assets.resources import StripeResource
@@ -34,6 +53,12 @@ from stripe_assets.source.errors import StripePermissionError
 from stripe_assets.source.progress import RunProgress
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets.warehouse import build_pipeline, loader_file_format
+
+# A process that ran a load ends with the interpreter's final garbage collection over every
+# object Dagster, dlt and the run created: ~1.5 s after a year's first load, ~1 s after only
+# loading this code location. Nothing needs collecting when the process ends (resources are
+# closed by `with` blocks, not by the collector), so the objects are frozen out of it first.
+atexit.register(gc.freeze)
 
 
 def asset_key(table: str) -> AssetKey:
@@ -60,33 +85,104 @@ class StripeTranslator(DagsterDltTranslator):
         )
 
 
-DAY = 86_400
+def _day_window(key: str) -> tuple[int, int]:
+    window = daily_partitions.time_window_for_partition_key(key)
+    return int(window.start.timestamp()), int(window.end.timestamp())
 
 
-def _iso(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts is not None else "open"
+LOADED_PREFIX = "Loaded; writing Dagster's materializations. dlt phases: "
 
 
-def _with_run_metadata(
-    result: MaterializeResult,
-    window: CreatedWindow,
+def dlt_phases(pipeline: Any) -> str:
+    """`extract 4.1 s, normalize 0.3 s, load 0.7 s` from the pipeline's last trace."""
+    steps = pipeline.last_trace.steps if pipeline.last_trace else []
+    return ", ".join(
+        f"{step.step} {(step.finished_at - step.started_at).total_seconds():.1f} s"
+        for step in steps
+        if step.step in ("extract", "normalize", "load") and step.finished_at
+    )
+
+
+def _log_load_jobs(context: AssetExecutionContext, results: list[MaterializeResult]) -> None:
+    """dagster-dlt's load-job list (temporary files, job ids, sizes) tells a user nothing
+    about a day: once per run to the debug log instead of into every materialization."""
+    jobs = [job for r in results for job in (r.metadata or {}).get("jobs", None) or []]
+    if jobs:
+        context.log.debug(f"dlt load jobs of this run: {jobs}")
+
+
+def add_partition_metadata(
+    context: AssetExecutionContext,
+    asset_key: AssetKey,
+    by_partition: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """`context.add_asset_metadata(..., partition_key=day)` for many days at once. Dagster
+    1.13 copies its whole metadata accumulator on every call, which is quadratic in (tables x
+    days): 0.8 s for 8 tables x 1 year, 250 s for 41 tables x 3 years. So where the step
+    context has Dagster's accumulator, it gets all of an asset's days in one copy; otherwise
+    (another Dagster) this falls back to the public call per day."""
+    step = getattr(context, "_step_execution_context", None)
+    accumulator = getattr(step, "_metadata_accumulator", None)
+    if not isinstance(accumulator, OutputMetadataAccumulator):
+        for day, metadata in by_partition.items():
+            context.add_asset_metadata(metadata, asset_key=asset_key, partition_key=day)
+        return
+    entries = dict(accumulator.per_output_metadata)
+    for day, metadata in by_partition.items():
+        handle = AssetMetadataHandle(asset_key=asset_key, partition_key=day)
+        entries[handle] = {**entries.get(handle, {}), **metadata}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=entries)
+
+
+def _materializations(
+    context: AssetExecutionContext,
+    pipeline: Any,
+    results: list[MaterializeResult],
     progress: RunProgress,
-    total_rows: int | None = None,
-) -> MaterializeResult:
-    table = result.asset_key.path[-1] if result.asset_key else ""
-    counters = progress.tables.get(table)
-    extra: dict[str, Any] = {
-        "window_start": MetadataValue.text(_iso(window.gte)),
-        "window_end": MetadataValue.text(_iso(window.lt)),
-        "rows_extracted": MetadataValue.int(counters.rows if counters else 0),
-        "requests": MetadataValue.int(counters.requests if counters else 0),
-        "retries": MetadataValue.int(counters.retries if counters else 0),
-    }
-    metadata = {**(result.metadata or {}), **extra}
-    if table in TABLES_BY_NAME:
-        one_day = window.gte is not None and window.lt is not None and window.lt - window.gte <= DAY
-        metadata = run_metadata(TABLES_BY_NAME[table], metadata, total_rows, one_day)
-    return MaterializeResult(asset_key=result.asset_key, metadata=metadata)
+) -> Iterator[MaterializeResult]:
+    """Lean per-partition materializations. Each partition's rows come from one group-by per
+    table after the load, so a range run plots every day's own count (Dagster writes one
+    event per partition, copying the result's metadata to each). The newest partition also
+    carries the loaded column schema, which the UI shows as the table's latest."""
+    days = context.partition_keys
+    windows = {day: _day_window(day) for day in days}
+    gte, lt = windows[days[0]][0], windows[days[-1]][1]
+    with pipeline.sql_client() as client:
+        for result in results:
+            table = TABLES_BY_NAME[result.asset_key.path[-1]]
+            counters = progress.tables.get(table.name)
+            requests, retries = (counters.requests, counters.retries) if counters else (0, 0)
+            try:
+                per_day: dict[int, int] | None = rows_per_day(client, table, gte, lt)
+            except Exception as exc:  # a destination without extract(epoch)/to_timestamp
+                context.log.warning(f"{table.name}: no per-day row counts ({exc})")
+                per_day = None
+                if len(days) == 1:  # one day: dlt's count of the rows it loaded
+                    loaded_rows = (result.metadata or {}).get("rows_loaded")
+                    per_day = {windows[days[0]][0] // DAY: int(getattr(loaded_rows, "value", 0))}
+            by_day = {
+                day: partition_metadata(
+                    windows[day],
+                    partition_rows(per_day, *windows[day]) if per_day is not None else None,
+                    requests,
+                    retries,
+                    days,
+                )
+                for day in days
+            }
+            newest = by_day[days[-1]]
+            if len(days) > 1:
+                newest.update(run_totals(requests, retries, days))
+            schema = (result.metadata or {}).get("dagster/column_schema")
+            schema = schema.value if isinstance(schema, MetadataValue) else schema
+            loaded = described(schema if isinstance(schema, TableSchema) else None, table)
+            if loaded is not None:
+                newest.update(TableMetadataSet(column_schema=loaded))
+            add_partition_metadata(context, result.asset_key, by_day)
+            yield MaterializeResult(
+                asset_key=result.asset_key,
+                metadata=table_metadata(table, table_row_count(client, table.name)),
+            )
 
 
 def _remove_deleted(
@@ -140,7 +236,7 @@ def stripe_tables(
     settings = stripe.settings()  # at run time: a missing key fails here, clearly
     context.log.info(
         f"Loading {sorted(k.path[-1] for k in context.selected_asset_keys)} "
-        f"for created in [{_iso(window.gte)}, {_iso(window.lt)}) from {settings.api_base}"
+        f"for created in [{iso(window.gte)}, {iso(window.lt)}) from {settings.api_base}"
     )
     progress = RunProgress(log=context.log.info)
     source = stripe_source(window, settings=settings, progress=progress)
@@ -158,11 +254,12 @@ def stripe_tables(
                     loader_file_format=loader_file_format(pipeline),
                 )
             )
+        phases = dlt_phases(pipeline)
         _remove_deleted(context, pipeline, settings, window, progress)
-        for result in results:
-            table = result.asset_key.path[-1] if result.asset_key else ""
-            yield _with_run_metadata(result, window, progress, table_row_count(pipeline, table))
-    context.log.info(progress.summary())
+        context.log.info(progress.summary())
+        context.log.info(f"{LOADED_PREFIX}{phases}")
+        _log_load_jobs(context, results)
+        yield from _materializations(context, pipeline, results, progress)
 
 
 __all__ = ["StripeTranslator", "asset_key", "stripe_tables"]

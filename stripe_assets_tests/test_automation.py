@@ -20,6 +20,7 @@ from dagster import (
 
 from stripe_assets import automation
 from stripe_assets.definitions import defs
+from stripe_assets.metadata import qualified_table_name
 from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES, TABLES_BY_NAME
@@ -124,7 +125,7 @@ def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
     truth = sandbox.counts(*day_window("2024-05-04"))
     assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
 
-    # What the UI shows: numeric row counts per partition, described columns, a pointer.
+    # What the UI shows: numeric row counts per partition, described columns, the table.
     for table in TABLES:
         event = instance.get_latest_materialization_event(AssetKey(["stripe", table.name]))
         materialization = event.asset_materialization
@@ -132,7 +133,7 @@ def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
         meta = {k: v.value for k, v in materialization.metadata.items()}
         assert meta["dagster/partition_row_count"] == truth[table.name]
         assert meta.get("dagster/row_count") == truth[table.name], (table.name, meta)
-        assert meta["warehouse"] == str(stripe_env.path)
+        assert meta["dagster/table_name"] == qualified_table_name(table.name)
         if truth[table.name]:  # dlt knows no columns of a table that never had a row
             described = {c.name: c.description for c in meta["dagster/column_schema"].columns}
             assert described["id"] == table.column_descriptions["id"]

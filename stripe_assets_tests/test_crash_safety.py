@@ -1,18 +1,22 @@
 """Crash safety: `dagster asset materialize` killed with a real SIGKILL (the whole process
-group: CLI and step worker) mid-extract or mid-load, then run again, leaves exactly the
-sandbox's rows: none lost, none duplicated. The leftovers of the killed run are scanned for
-the key too."""
+group: CLI and step worker) mid-extract, mid-load or while Dagster writes the partitions'
+materializations, then run again, leaves exactly the sandbox's rows (none lost, none
+duplicated) and every partition materialized with its own count. The leftovers of the
+killed run are scanned for the key too."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
@@ -88,3 +92,72 @@ def test_sigkill_then_rerun_leaves_exactly_the_right_rows(tmp_path: Path, phase:
     assert {t.name: duplicates(db, t.name) for t in TABLES} == {t.name: 0 for t in TABLES}
     assert leftovers == []
     print(f"\nkilled mid-{phase} after {requests_before_kill} requests; rerun loaded {loaded}")
+
+
+def _materializations(index: Path) -> int:
+    """Materialization events stored so far (the SQLite index shard mirrors asset events)."""
+    if not index.exists():
+        return 0
+    with sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=5) as con:
+        try:
+            query = "select count(*) from event_logs where dagster_event_type = ?"
+            return con.execute(query, ("ASSET_MATERIALIZATION",)).fetchone()[0]
+        except sqlite3.OperationalError:  # the table is being created
+            return 0
+
+
+@pytest.mark.slow
+def test_killed_while_writing_events_then_rerun_completes_every_partition(
+    sandbox, tmp_path: Path
+) -> None:
+    # 131 daily partitions (the sandbox has data in May): ~1,000 events to write after a
+    # short extraction, one batch per table, so the kill lands between batches.
+    first, last = "2024-01-01", LAST
+    days = [
+        (date.fromisoformat(first) + timedelta(n)).isoformat()
+        for n in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)
+    ]
+    env = cli_env(
+        tmp_path, sandbox.base_url, sandbox.api_key, STRIPE_START_DATE=first,
+        STRIPE_REQUESTS_PER_SECOND="200",
+    )  # fmt: skip
+    home = Path(env["DAGSTER_HOME"])
+    index, total = home / "history" / "runs" / "index.db", len(TABLES) * len(days)
+    with (tmp_path / "killed_run.log").open("w") as log:
+        killed = subprocess.Popen(
+            [*MATERIALIZE, "--partition-range", f"{first}...{last}"], env=env, cwd=tmp_path,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            _wait_for("some materializations", lambda: _materializations(index) > 0, killed)
+        finally:
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait(timeout=30)
+    written = _materializations(index)
+    assert 0 < written < total, f"killed after {written} of {total} materializations"
+
+    rerun = run_cli(["--partition-range", f"{first}...{last}"], env, tmp_path)
+    assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
+    truth = {day: sandbox.counts(*day_window(day)) for day in days}
+    with DagsterInstance.from_config(str(home)) as instance:
+        latest = instance.get_runs(limit=1)[0]
+        events = instance.get_records_for_run(
+            latest.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+        ).records
+        counts = {
+            (
+                e.asset_key.path[-1],
+                e.partition,
+            ): e.step_materialization_data.materialization.metadata[
+                "dagster/partition_row_count"
+            ].value
+            for e in (r.event_log_entry.get_dagster_event() for r in events)
+        }
+        assert counts == {(t.name, day): truth[day][t.name] for t in TABLES for day in days}
+        for table in TABLES:
+            materialized = instance.get_materialized_partitions(AssetKey(["stripe", table.name]))
+            assert materialized == set(days), table.name
+    assert table_counts(tmp_path / "warehouse.duckdb") == {
+        t.name: sum(truth[day][t.name] for day in days) for t in TABLES
+    }
+    print(f"\nkilled after {written} of {total} materializations; the rerun wrote them all")

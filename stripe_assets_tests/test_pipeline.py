@@ -10,7 +10,10 @@ import sys
 from datetime import date, timedelta
 
 import requests
+from dagster import AssetKey
 
+from stripe_assets.assets import stripe_tables
+from stripe_assets.metadata import qualified_table_name
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES, TABLES_BY_NAME
 from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window, run_partitions
@@ -62,16 +65,40 @@ def test_older_partition_after_newer_loads_fully(sandbox, stripe_env, instance):
 
 
 def test_single_run_backfill_of_a_range(sandbox, stripe_env, instance):
-    result = run_partitions(instance, "2024-05-01", "2024-05-03")
+    """One run over three days: every partition is materialized with its own day's rows (the
+    sandbox's per-day ground truth), the table's name and typed columns agree with the
+    definition, and the load's job list stays out of the materializations."""
+    days = ["2024-05-01", "2024-05-02", "2024-05-03"]
+    result = run_partitions(instance, days[0], days[-1])
     assert result.success
-    truth = sandbox.counts(*day_window("2024-05-01", days=3))
+    truth = sandbox.counts(*day_window(days[0], days=3))
     assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
-    # One run over three partitions: the window's rows, never posing as one partition's count.
-    for event in result.asset_materializations_for_node("stripe"):
-        table = event.asset_key.path[-1]
-        assert "dagster/partition_row_count" not in event.metadata
-        if truth[table]:
-            assert event.metadata["rows"].value == truth[table]
+    per_day = {day: sandbox.counts(*day_window(day)) for day in days}
+    specs = {spec.key: spec for spec in stripe_tables.specs}
+    events = result.asset_materializations_for_node("stripe")
+    assert len(events) == len(TABLES) * len(days)
+    for event in events:
+        table, meta = event.asset_key.path[-1], event.metadata
+        assert meta["dagster/partition_row_count"].value == per_day[event.partition][table]
+        assert meta["dagster/row_count"].value == truth[table]
+        assert meta["window_start"].value == f"{event.partition}T00:00:00+00:00"
+        spec_meta = specs[event.asset_key].metadata
+        assert "warehouse" in spec_meta and "query" in spec_meta
+        # the definition's name was computed on import, with the default DuckDB file
+        assert meta["dagster/table_name"].value == qualified_table_name(table)
+        assert spec_meta["dagster/table_name"].split(".")[1:] == ["stripe", table]
+        assert "jobs" not in meta and "rows_loaded" not in meta
+        # the run's requests and retries: once, on the newest partition (not per day)
+        assert ("run" in meta) == (event.partition == days[-1]) and "requests" not in meta
+        loaded = meta.get("dagster/column_schema")
+        assert (loaded is not None) == (event.partition == days[-1] and truth[table] > 0)
+        if loaded is not None:  # the newest partition carries the loaded schema
+            types = {c.name: c.type for c in loaded.value.columns}
+            for column in spec_meta["dagster/column_schema"].columns:
+                assert column.type in (types[column.name], "?"), (table, column)
+    for table in TABLES:
+        materialized = instance.get_materialized_partitions(AssetKey(["stripe", table.name]))
+        assert materialized == set(days), table.name
 
 
 def test_selecting_only_invoice_line_items(sandbox, stripe_env, instance):

@@ -7,9 +7,14 @@ Prints figures, asserts nothing about times:
   2. rate-limited runs with 250±50 ms latency at 25 and 100 req/s: wall time, requests, 429s
      and wall / (minimum requests / rate limit) (goal <= 1.15);
   3. peers (bench_peers: Singer tap-stripe, Airbyte source-stripe) when their venvs exist;
-  4. scale: a ~1,000,000-object backfill at zero latency, with peak RSS (goal < 1 GB).
+  4. scale: a ~1,000,000-object backfill at zero latency, with peak RSS (goal < 1 GB);
+  5. first load through Dagster (bench_first_load): a single-run backfill of one and of three
+     years, all tables, 250 ms +- 50%, 25 and 100 req/s, on SQLite and Postgres storage:
+     wall time, its split, requests, bound, ratio, bookkeeping per (table, day); the peers'
+     year-long case runs in 3.
 
-Options: --quick (smaller volumes, no scale run), --skip cpu,rate,peers,scale.
+Options: --quick (smaller volumes, no scale run, first load: one year at 100 req/s),
+--skip cpu,rate,peers,scale,first_load.
 """
 
 from __future__ import annotations
@@ -86,7 +91,10 @@ def peers() -> None:
         print("skipped: no peer venv (create them with `python -m "
               "stripe_assets_tests.benchmarks.bench_peers`)")  # fmt: skip
         return
-    bench_peers.main(["--no-install", "--tools", ",".join(["ours", *ready])])
+    tools = ",".join(["ours", *ready])
+    bench_peers.main(["--no-install", "--tools", tools])
+    print("\n   the year-long first load (ours through Dagster, process start to exit):")
+    bench_peers.main(["--no-install", "--tools", tools, "--year"])
 
 
 def scale() -> None:
@@ -95,12 +103,19 @@ def scale() -> None:
     print(_line("119 days at scale 30", measure(cfg, rps=100_000)))
 
 
+def first_load(quick: bool) -> None:
+    print("\n## 5. First load through Dagster, single run, 250±125 ms")
+    from stripe_assets_tests.benchmarks import bench_first_load
+
+    bench_first_load.main(["--years", "1", "--rates", "100"] if quick else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--skip", default="", help="comma list of cpu,rate,peers,scale")
+    p.add_argument("--skip", default="", help="comma list of cpu,rate,peers,scale,first_load")
     args = p.parse_args(argv)
     skip = set(args.skip.split(","))
     if "cpu" not in skip:
@@ -111,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         peers()
     if "scale" not in skip and not args.quick:
         scale()
+    if "first_load" not in skip:
+        first_load(args.quick)
     return 0
 
 

@@ -7,6 +7,11 @@ asserts nothing about times.
 
     .venv/bin/python -m stripe_assets_tests.benchmarks.bench_peers \
         --days 7 --scale 1.0 --latency-ms 250 --jitter-ms 50 --rate-limit 25
+
+`--ours dagster` runs ours as a user's first load does: `dagster asset materialize` of the
+window's daily partitions in one run on a fresh instance with the shipped settings (process
+start to exit, Dagster's bookkeeping included); `--year` is the year-long case (2024, scale
+0.1, 250 ms +- 50%, 100 req/s, ours through Dagster).
 """
 
 from __future__ import annotations
@@ -116,6 +121,28 @@ def run_ours(base_url: str, api_key: str, gte: int, lt: int, rps: float, workdir
     )
 
 
+def run_ours_dagster(
+    sb: Any, first_day: date, last_day: date, rps: float, workdir: Path
+) -> PeerRun:
+    """Ours as a user runs it: one Dagster run over the window's partitions."""
+    import duckdb
+
+    from stripe_assets_tests.benchmarks.bench_first_load import run_dagster
+    from stripe_assets_tests.benchmarks.harness import _count
+
+    run = run_dagster(sb, first_day, last_day, rps, workdir)
+    rows: dict[str, int] = {}
+    if run.returncode == 0:
+        with duckdb.connect(str(run.warehouse), read_only=True) as con:
+            rows = {table: _count(con, table) for table, _ in TABLES}
+    split = {f"{k.replace(' ', '_')}_s": v for k, v in run.split.items()}
+    return PeerRun(
+        tool=OURS, wall_s=run.wall_s, returncode=run.returncode, rows=rows,
+        errors=[] if run.returncode == 0 else [run.log.read_text()[-300:]], log=run.log,
+        extra=split,
+    )  # fmt: skip
+
+
 # --- harness ------------------------------------------------------------------------------
 
 
@@ -158,11 +185,13 @@ def print_table(
         started = f"{run.extra['import_s']:.1f}" if "import_s" in run.extra else ""
         head = [run.tool, f"{run.wall_s:.1f}", ratio, started, str(reqs), str(throttled)]
         rows.append([*head, *counts])
-        for phase in ("extract", "normalize_load") if run.tool == OURS else ():
+        phases = ("extract", "normalize_load", "startup", "run_creation", "normalize", "load",
+                  "event_writing", "checks")  # fmt: skip
+        for phase in phases if run.tool == OURS else ():
             took = run.extra.get(f"{phase}_s")
             if took is not None:
                 ratio = f"{took / ours:.2f}" if ours else "-"
-                label = f"  ours {phase.replace('_', '+')}"
+                label = f"  ours {phase.replace('_', '+' if phase == 'normalize_load' else ' ')}"
                 rows.append([label, f"{took:.1f}", ratio, *[""] * (len(heads) - 3)])
     widths = [max(len(r[i]) for r in [heads, *rows]) for i in range(len(heads))]
     print(header)
@@ -213,8 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="trials per tool; median is shown")
     p.add_argument("--timeout", type=float, default=1800.0, help="per peer, seconds")
     p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument(
+        "--ours",
+        choices=("dlt", "dagster"),
+        default="dlt",
+        help="ours as the plain dlt pipeline, or as a Dagster run of the partitions",
+    )
+    p.add_argument("--year", action="store_true", help="the year-long first-load case")
     p.add_argument("--ours-child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.year:
+        args.start, args.days, args.scale, args.ours = "2024-01-01", 366, 0.1, "dagster"
+        args.jitter_ms, args.rate_limit, args.rps = 125.0, 100.0, 100.0
     if args.ours_child:
         print(json.dumps(_ours_child(json.loads(args.ours_child))))
         return 0
@@ -257,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             out.mkdir(parents=True, exist_ok=True)
             time.sleep(1.5)  # let the rate-limit window drain between tools
             sb.reset_stats()
-            if tool == OURS:
+            if tool == OURS and args.ours == "dagster":
+                last = end - timedelta(days=1)
+                run = run_ours_dagster(sb, start, last, args.rps, out / "dagster")
+            elif tool == OURS:
                 run = run_ours(sb.base_url, sb.api_key, gte, lt, args.rps, out)
             else:
                 kwargs: dict[str, Any] = {"timeout_s": args.timeout}
@@ -275,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"window {start}..{end} ({args.days} d), seed {args.seed}, scale {args.scale}, "
         f"latency {args.latency_ms:g}±{args.jitter_ms:g} ms, sandbox rate limit "
-        f"{args.rate_limit:g} req/s, our budget {args.rps:g} req/s; "
+        f"{args.rate_limit:g} req/s, our budget {args.rps:g} req/s, ours "
+        f"{'through Dagster (process start to exit)' if args.ours == 'dagster' else 'as dlt'}; "
         f"load average at start {load:.1f} on {os.cpu_count()} cores"
     )
     print()
