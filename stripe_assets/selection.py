@@ -38,8 +38,11 @@ def selected_tables() -> tuple[StripeTable, ...]:
     chosen = tuple(
         t for t in TABLES if (wanted is None or t.name in wanted) and t.name not in excluded
     )
-    if not chosen:
-        raise ValueError(f"{TABLES_ENV} and {EXCLUDE_TABLES_ENV} leave no table to load")
+    if not any(not t.snapshot for t in chosen):
+        raise ValueError(
+            f"{TABLES_ENV} and {EXCLUDE_TABLES_ENV} leave no daily table to load (the catalog "
+            "tables alone are not a load): select at least one other table"
+        )
     return chosen
 
 

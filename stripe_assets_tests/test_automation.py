@@ -23,8 +23,8 @@ from stripe_assets.definitions import defs
 from stripe_assets.metadata import qualified_table_name
 from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
-from stripe_assets.tables import TABLES, TABLES_BY_NAME
-from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
+from stripe_assets.tables import TABLES_BY_NAME
+from stripe_assets_tests.conftest import DAILY, Warehouse, day_window, run_partitions
 
 START, END = "2024-05-01", "2024-05-08"  # the mutable sandbox's days (end exclusive)
 
@@ -123,10 +123,10 @@ def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
 
     _execute(instance, data.run_requests[0])
     truth = sandbox.counts(*day_window("2024-05-04"))
-    assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
+    assert stripe_env.counts() == {t.name: truth[t.name] for t in DAILY}
 
     # What the UI shows: numeric row counts per partition, described columns, the table.
-    for table in TABLES:
+    for table in DAILY:
         event = instance.get_latest_materialization_event(AssetKey(["stripe", table.name]))
         materialization = event.asset_materialization
         assert materialization.partition == "2024-05-04"
@@ -198,7 +198,7 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
         f"select status from stripe.subscriptions where id = '{subscription}'"
     ) == [(status,)]
     truth = mutable.counts(*day_window(START, days=7))
-    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+    assert warehouse.counts() == {t.name: truth[t.name] for t in DAILY}
 
     third = _tick(instance, second.cursor)  # nothing new: nothing requested again
     assert not third.run_requests

@@ -20,8 +20,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.conftest import DAILY, EVENTFUL, SANDBOX_START, Warehouse, day_window
 from stripe_assets_tests.test_readme_commands import warnings_in
 from stripe_assets_tests.test_reliability import cli_env
 
@@ -139,12 +138,12 @@ def test_a_valid_partition_and_range_go_through_to_dagster(
     stdout = run("--partition", busy_day)
     assert "Running: " in stdout and " launch --assets 'key:\"stripe/*\"' --partition " in stdout
     day = sandbox.counts(*day_window(busy_day))
-    assert warehouse.counts() == {t.name: day[t.name] for t in TABLES}
-    assert all(day[t.name] > 0 for t in TABLES)
+    assert warehouse.counts() == {t.name: day[t.name] for t in DAILY}
+    assert all(day[t.name] > 0 for t in EVENTFUL)
 
     # A range and a selection of one table: only the charges of 05-04 and 05-05 are added.
     run("--partition-range", "2024-05-04...2024-05-05", "--select", "stripe/charges")
-    expected = {t.name: day[t.name] for t in TABLES}
+    expected = {t.name: day[t.name] for t in DAILY}
     expected["charges"] += sandbox.counts(*day_window("2024-05-04", days=2))["charges"]
     assert warehouse.counts() == expected
     tags = [PARTITION_NAME_TAG, ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG]

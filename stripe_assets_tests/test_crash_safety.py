@@ -19,8 +19,7 @@ import pytest
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window
+from stripe_assets_tests.conftest import DAILY, SANDBOX_END, SANDBOX_START, day_window
 from stripe_assets_tests.test_reliability import (
     MATERIALIZE,
     cli_env,
@@ -88,8 +87,8 @@ def test_sigkill_then_rerun_leaves_exactly_the_right_rows(tmp_path: Path, phase:
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
     db = tmp_path / "warehouse.duckdb"
     loaded = table_counts(db)
-    assert loaded == {t.name: truth[t.name] for t in TABLES}
-    assert {t.name: duplicates(db, t.name) for t in TABLES} == {t.name: 0 for t in TABLES}
+    assert loaded == {t.name: truth[t.name] for t in DAILY}
+    assert {t.name: duplicates(db, t.name) for t in DAILY} == {t.name: 0 for t in DAILY}
     assert leftovers == []
     print(f"\nkilled mid-{phase} after {requests_before_kill} requests; rerun loaded {loaded}")
 
@@ -122,7 +121,7 @@ def test_killed_while_writing_events_then_rerun_completes_every_partition(
         STRIPE_REQUESTS_PER_SECOND="200",
     )  # fmt: skip
     home = Path(env["DAGSTER_HOME"])
-    index, total = home / "history" / "runs" / "index.db", len(TABLES) * len(days)
+    index, total = home / "history" / "runs" / "index.db", len(DAILY) * len(days)
     with (tmp_path / "killed_run.log").open("w") as log:
         killed = subprocess.Popen(
             [*MATERIALIZE, "--partition-range", f"{first}...{last}"], env=env, cwd=tmp_path,
@@ -153,11 +152,11 @@ def test_killed_while_writing_events_then_rerun_completes_every_partition(
             ].value
             for e in (r.event_log_entry.get_dagster_event() for r in events)
         }
-        assert counts == {(t.name, day): truth[day][t.name] for t in TABLES for day in days}
-        for table in TABLES:
+        assert counts == {(t.name, day): truth[day][t.name] for t in DAILY for day in days}
+        for table in DAILY:
             materialized = instance.get_materialized_partitions(AssetKey(["stripe", table.name]))
             assert materialized == set(days), table.name
     assert table_counts(tmp_path / "warehouse.duckdb") == {
-        t.name: sum(truth[day][t.name] for day in days) for t in TABLES
+        t.name: sum(truth[day][t.name] for day in days) for t in DAILY
     }
     print(f"\nkilled after {written} of {total} materializations; the rerun wrote them all")

@@ -10,11 +10,16 @@ import duckdb
 
 from stripe_assets.settings import StripeSettings
 from stripe_assets.source import CreatedWindow
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import TEST_PIPELINE, Warehouse, day_window, load_window
+from stripe_assets_tests.conftest import (
+    DAILY,
+    TEST_PIPELINE,
+    Warehouse,
+    day_window,
+    load_window,
+)
 
 DAY = "2024-05-03"
-CHILDREN = [t for t in TABLES if t.child]
+CHILDREN = [t for t in DAILY if t.child]
 
 
 def _load(sandbox, db: Path) -> dlt.Pipeline:
@@ -25,7 +30,7 @@ def _load(sandbox, db: Path) -> dlt.Pipeline:
 def test_reload_replaces_each_parents_children(sandbox, tmp_path):
     db = tmp_path / "w.duckdb"
     _load(sandbox, db)
-    truth = {t.name: n for t, n in ((t, sandbox.counts(*day_window(DAY))[t.name]) for t in TABLES)}
+    truth = {t.name: n for t, n in ((t, sandbox.counts(*day_window(DAY))[t.name]) for t in DAILY)}
     assert Warehouse(db).counts() == truth and all(truth[t.name] for t in CHILDREN)
     # Children Stripe no longer lists (a removed line, item or transaction): rows that a
     # reload of their parent must take away.

@@ -27,7 +27,8 @@ from .store import ChildRel, EventLog, Table
 DAY = 86_400
 EVENT = "event"
 EMPTY_DAY_P = 0.05
-"""Share of days on which a table gets no object at all."""
+"""Share of days on which a quiet table (under ``BUSY`` objects a day) gets no object."""
+BUSY = 10.0
 
 ID_PREFIXES = {
     "line_item": "il",
@@ -153,7 +154,8 @@ class World:
         return float(per_day) * self.scale
 
     def daily_count(self, rng: random.Random, mean: float, day: int) -> int:
-        if mean <= 0 or rng.random() < EMPTY_DAY_P:
+        quiet = rng.random() < EMPTY_DAY_P
+        if mean <= 0 or (quiet and mean < BUSY):  # a busy table always has its day
             return 0
         if (day // DAY + 4) % 7 in (5, 6):  # Saturday, Sunday
             mean *= 0.7
