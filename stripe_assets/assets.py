@@ -5,10 +5,13 @@ import gc
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -17,16 +20,16 @@ from dagster import (
     MaterializeResult,
     MetadataValue,
     TableSchema,
+    multi_asset,
 )
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster._core.execution.context.metadata_logging import (
     AssetMetadataHandle,
     OutputMetadataAccumulator,
 )
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from stripe_assets.access import access_resource
 from stripe_assets.events import (
     EVENT_RETENTION_SECONDS,
     StripeEvents,
@@ -69,6 +72,10 @@ from stripe_assets.warehouse import build_pipeline, loader_file_format
 # loading this code location. Nothing needs collecting when the process ends (resources are
 # closed by `with` blocks, not by the collector), so the objects are frozen out of it first.
 atexit.register(gc.freeze)
+
+
+READABLE = "readable"
+"""The check each load reports per table: whether Stripe let the key list it."""
 
 
 def asset_key(table: str) -> AssetKey:
@@ -165,7 +172,7 @@ def _materializations(
     with pipeline.sql_client() as client:
         for result in results:
             table = TABLES_BY_NAME[result.asset_key.path[-1]]
-            if table.name in progress.unavailable_tables:
+            if table.name in _refused(progress, [table.name]):
                 continue  # not materialized: its `readable` check says why
             counters = progress.tables.get(table.name)
             requests, retries = (counters.requests, counters.retries) if counters else (0, 0)
@@ -236,23 +243,73 @@ def backfill_policy() -> BackfillPolicy:
     return BackfillPolicy.multi_run(per_run)
 
 
-def _record_access(
-    context: AssetExecutionContext, pipeline: Any, tables: list[str], progress: RunProgress
-) -> None:
-    """Which tables Stripe refused (a restricted key's permission, Connect on an account that
-    is no platform), for the `readable` checks: refused tables are reported, never loaded as
-    empty, and never fail the others. A child of a refused parent is refused with it."""
-    refused = progress.unavailable_tables
+def _refused(progress: RunProgress, tables: list[str]) -> dict[str, str]:
+    """Tables Stripe refused to list (a restricted key's permission, Connect on an account
+    that is no platform), a child of a refused parent with it: Stripe's reason per table."""
+    refused = dict(progress.unavailable_tables)
     for name in tables:
         link = TABLES_BY_NAME[name].child
         if link is not None and link.parent in refused and name not in refused:
             refused[name] = f"Its parent table {link.parent} is unavailable: {refused[link.parent]}"
-    pipeline.run(access_resource(tables, refused), loader_file_format=loader_file_format(pipeline))
-    for name, reason in sorted(refused.items()):
-        context.log.warning(
-            f"{name} not loaded: {reason} Exclude it with {EXCLUDE_TABLES_ENV} if the key is "
-            "not meant to read it."
+    return refused
+
+
+def _readable(
+    context: AssetExecutionContext, tables: list[str], refused: Mapping[str, str]
+) -> Iterator[AssetCheckResult]:
+    """The `readable` check of each table: refused tables are reported here (and not
+    materialized, so they never pose as empty), the others load as usual. Dagster skips the
+    checks of an asset that was not materialized, so the load reports them itself."""
+    wanted = {key.asset_key.path[-1] for key in context.selected_asset_check_keys}
+    for name in tables:
+        if name not in wanted:
+            continue
+        reason = refused.get(name)
+        if reason is not None:
+            context.log.warning(
+                f"{name} not loaded: {reason} Exclude it with {EXCLUDE_TABLES_ENV} if the key "
+                "is not meant to read it."
+            )
+        yield AssetCheckResult(
+            asset_key=asset_key(name),
+            check_name=READABLE,
+            passed=reason is None,
+            severity=AssetCheckSeverity.WARN,
+            description=f"Not loaded: Stripe refused to list {name}. {reason}"
+            if reason
+            else f"The key could list {name}.",
         )
+
+
+def stripe_multi_asset(
+    name: str, tables: list[str], partitions_def: Any = None, backfill_policy: Any = None
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """`@dlt_assets` (dagster-dlt's specs, translator and run) plus a `readable` check per
+    table: `dlt_assets` takes no check specs, and the check must come from the load that met
+    Stripe's refusal (see `_readable`)."""
+    specs = build_dlt_asset_specs(
+        dlt_source=stripe_source(tables=tables),
+        dlt_pipeline=build_pipeline(),
+        dagster_dlt_translator=StripeTranslator(),
+    )
+    checks = [
+        AssetCheckSpec(
+            READABLE,
+            asset=spec.key,
+            description="Stripe let the key list it (a restricted key needs the table's "
+            "permission; Connect lists need a platform).",
+        )
+        for spec in specs
+    ]
+    return multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=checks,
+        can_subset=True,
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
+        pool=pool_name(),
+    )
 
 
 def _events_retention(context: AssetExecutionContext, window: CreatedWindow) -> None:
@@ -297,7 +354,6 @@ def _load(
             )
         )
     phases = dlt_phases(pipeline)
-    _record_access(context, pipeline, selected, progress)
     if any(not TABLES_BY_NAME[n].snapshot for n in selected):
         _remove_deleted(context, pipeline, settings, window, progress)
     context.log.info(progress.summary())
@@ -306,14 +362,8 @@ def _load(
     return pipeline, results, progress
 
 
-@dlt_assets(
-    dlt_source=stripe_source(tables=partitioned_tables()),
-    dlt_pipeline=build_pipeline(),
-    name="stripe",
-    dagster_dlt_translator=StripeTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    pool=pool_name(),
+@stripe_multi_asset(
+    "stripe", partitioned_tables(), daily_partitions, backfill_policy=backfill_policy()
 )
 def stripe_tables(
     context: AssetExecutionContext, dlt: DagsterDltResource, stripe: StripeResource
@@ -324,6 +374,9 @@ def stripe_tables(
     pipeline, results, progress = _load(context, dlt, stripe, window, partitioned_tables())
     try:
         yield from _materializations(context, pipeline, results, progress)
+        yield from _readable(
+            context, partitioned_tables(), _refused(progress, partitioned_tables())
+        )
     finally:
         shutil.rmtree(pipeline.pipelines_dir, ignore_errors=True)
 
@@ -334,13 +387,7 @@ def catalog_assets() -> AssetsDefinition | None:
     if not tables:
         return None
 
-    @dlt_assets(
-        dlt_source=stripe_source(tables=tables),
-        dlt_pipeline=build_pipeline(),
-        name="stripe_catalog",
-        dagster_dlt_translator=StripeTranslator(),
-        pool=pool_name(),
-    )
+    @stripe_multi_asset("stripe_catalog", tables)
     def stripe_catalog(
         context: AssetExecutionContext, dlt: DagsterDltResource, stripe: StripeResource
     ) -> Iterator[MaterializeResult]:
@@ -351,7 +398,7 @@ def catalog_assets() -> AssetsDefinition | None:
             with pipeline.sql_client() as client:
                 for result in results:
                     table = TABLES_BY_NAME[result.asset_key.path[-1]]
-                    if table.name in progress.unavailable_tables:
+                    if table.name in _refused(progress, [table.name]):
                         continue
                     counters = progress.tables.get(table.name)
                     yield MaterializeResult(
@@ -362,6 +409,7 @@ def catalog_assets() -> AssetsDefinition | None:
                             "retries": MetadataValue.int(counters.retries if counters else 0),
                         },
                     )
+            yield from _readable(context, tables, _refused(progress, tables))
         finally:
             shutil.rmtree(pipeline.pipelines_dir, ignore_errors=True)
 

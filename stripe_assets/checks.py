@@ -2,8 +2,8 @@
 `sql_client` (so they work on any SQL destination).
 
 Per table: `unique_key` (primary key unique), `no_null_keys` (key columns and `created` never
-null), `readable` (Stripe let the key list it on its latest load: see `access.py`); per child
-table: `parent_exists` (no row whose parent is missing).
+null); per child table: `parent_exists` (no row whose parent is missing). (The `readable`
+check comes with each load: see `assets.py`.)
 """
 
 import tempfile
@@ -20,7 +20,6 @@ from dagster import (
 )
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from stripe_assets.access import ACCESS_TABLE, UNAVAILABLE
 from stripe_assets.assets import asset_key
 from stripe_assets.selection import selected_tables
 from stripe_assets.settings import pool_name
@@ -30,7 +29,6 @@ from stripe_assets.warehouse import build_pipeline
 UNIQUE_KEY = "unique_key"
 NO_NULL_KEYS = "no_null_keys"
 PARENT_EXISTS = "parent_exists"
-READABLE = "readable"
 
 
 def not_null_columns(table: StripeTable) -> list[str]:
@@ -43,14 +41,6 @@ def _specs() -> list[AssetCheckSpec]:
     chosen = {t.name for t in selected_tables()}
     for table in selected_tables():
         key = asset_key(table.name)
-        specs.append(
-            AssetCheckSpec(
-                READABLE,
-                asset=key,
-                description="Stripe let the key list it on its latest load (a restricted key "
-                "needs the table's permission; Connect lists need a platform).",
-            )
-        )
         specs.append(
             AssetCheckSpec(
                 UNIQUE_KEY, asset=key, description=f"({', '.join(table.primary_key)}) is unique."
@@ -95,8 +85,7 @@ def check_queries(table: StripeTable, name: str, qualify: dict[str, str]) -> str
 
 def _result(key: AssetCheckKey, offending: int, note: str | None = None) -> AssetCheckResult:
     table = TABLES_BY_NAME[key.asset_key.path[-1]]
-    warn = key.name in (PARENT_EXISTS, READABLE)
-    severity = AssetCheckSeverity.WARN if warn else AssetCheckSeverity.ERROR
+    severity = AssetCheckSeverity.WARN if key.name == PARENT_EXISTS else AssetCheckSeverity.ERROR
     unit = "duplicated keys" if key.name == UNIQUE_KEY else "rows"
     return AssetCheckResult(
         asset_key=key.asset_key,
@@ -122,9 +111,6 @@ def stripe_table_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCh
             qualify = {t.name: client.make_qualified_table_name(t.name) for t in TABLES}
             for key in sorted(context.selected_asset_check_keys, key=str):
                 table = TABLES_BY_NAME[key.asset_key.path[-1]]
-                if key.name == READABLE:
-                    yield _readable(key, client, table)
-                    continue
                 sql = check_queries(table, key.name, qualify)
                 try:
                     rows = client.execute_sql(sql)
@@ -136,22 +122,6 @@ def stripe_table_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCh
                     # the parent table is missing: every row is an orphan
                     rows = client.execute_sql(f"select count(*) from {qualify[table.name]}")
                 yield _result(key, int(rows[0][0]))
-
-
-def _readable(key: AssetCheckKey, client: Any, table: StripeTable) -> AssetCheckResult:
-    """Fails with Stripe's reason when the table's latest load was refused (no rows)."""
-    access = client.make_qualified_table_name(ACCESS_TABLE)
-    try:
-        rows = client.execute_sql(
-            f"select reason from {access} where table_name = %s and status = %s",
-            table.name,
-            UNAVAILABLE,
-        )
-    except DatabaseUndefinedRelation:
-        rows = []
-    if not rows:
-        return _result(key, 0, f"The key could list {table.name} on its latest load.")
-    return _result(key, 1, f"Not loaded: Stripe refused to list {table.name}. {rows[0][0]}")
 
 
 def _exists(client: Any, qualified: str) -> bool:

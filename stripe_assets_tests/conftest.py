@@ -149,6 +149,20 @@ def stripe_env(sandbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -
     return warehouse
 
 
+MUTABLE_START, MUTABLE_END = "2024-05-01", "2024-05-08"
+
+
+@pytest.fixture
+def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A sandbox of our own (this test mutates it), with the project pointed at it."""
+    volumes = {"disputes": 0.3, "credit_notes": 0.3}  # a few on most days
+    cfg = SandboxConfig(seed=11, start=MUTABLE_START, end=MUTABLE_END, scale=0.5, volumes=volumes)
+    with running_sandbox(cfg) as sb:
+        monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
+        monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+        yield sb
+
+
 @pytest.fixture
 def instance() -> Iterator[DagsterInstance]:
     with instance_for_test() as inst:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import requests
 from dagster import (
     AssetKey,
@@ -22,7 +20,6 @@ from stripe_assets import automation
 from stripe_assets.definitions import defs
 from stripe_assets.metadata import qualified_table_name
 from stripe_assets.resources import StripeResource
-from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES_BY_NAME
 from stripe_assets_tests.conftest import DAILY, Warehouse, day_window, run_partitions
 
@@ -76,17 +73,6 @@ def _get(sb, path: str) -> dict:
     )
     response.raise_for_status()
     return response.json()
-
-
-@pytest.fixture
-def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """A sandbox of our own (this test mutates it), with the project pointed at it."""
-    volumes = {"disputes": 0.3, "credit_notes": 0.3}  # a few on most days
-    cfg = SandboxConfig(seed=11, start=START, end=END, scale=0.5, volumes=volumes)
-    with running_sandbox(cfg) as sb:
-        monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
-        monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
-        yield sb
 
 
 def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true") -> tuple:
