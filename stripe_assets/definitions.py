@@ -8,7 +8,8 @@ from stripe_assets.assets import stripe_tables
 from stripe_assets.automation import stripe_daily_schedule, stripe_events_sensor, stripe_job
 from stripe_assets.checks import stripe_table_checks
 from stripe_assets.executors import executor_from_settings
-from stripe_assets.marts import stripe_marts, stripe_marts_automation
+from stripe_assets.marts.assets import stripe_marts
+from stripe_assets.marts.automation import stripe_marts_automation
 from stripe_assets.resources import StripeResource
 
 defs = Definitions(

@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from stripe_assets.marts.demo import build_marts_and_print_mrr
 from stripe_assets.settings import pool_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         subprocess.run(command, env=env, check=True, cwd=PROJECT_ROOT)
         truth = sandbox.counts(_utc_seconds(first), _utc_seconds(last + timedelta(days=1)))
     ok = _print_counts(warehouse, truth)
+    build_marts_and_print_mrr(env, warehouse, last)
     print(
         f"\nWarehouse: {warehouse}\nDagster instance: {dagster_home}\n"
         "Open the UI on the same data with:  .venv/bin/stripe-assets dev\n"

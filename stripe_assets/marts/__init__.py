@@ -12,10 +12,6 @@ side of it:
 - `assets.py`: `@dbt_assets` (group `stripe_marts`, keys `stripe_marts/<model>`, sources
   mapped onto the `stripe/<table>` assets), run in the warehouse pool;
 - `automation.py`: the declarative automation that rebuilds the marts after their loads;
-- `metrics.py`: this month's MRR figures, for the materialization metadata and `make demo`.
+- `metrics.py`: this month's MRR figures, for the materialization metadata and `make demo`;
+- `demo.py`: the marts step of `make demo`.
 """
-
-from stripe_assets.marts.assets import stripe_marts
-from stripe_assets.marts.automation import stripe_marts_automation
-
-__all__ = ["stripe_marts", "stripe_marts_automation"]

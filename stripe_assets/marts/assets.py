@@ -14,6 +14,7 @@ from dagster import (
     AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     AutomationCondition,
     Config,
     Failure,
@@ -28,7 +29,8 @@ from stripe_assets.marts.cli import StripeDbtCli, dbt_executable
 from stripe_assets.marts.metrics import CURRENT_MONTH_SQL, current_month_metadata, query_warehouse
 from stripe_assets.marts.profile import describe, run_output, run_profiles_dir
 from stripe_assets.marts.project import marts_project
-from stripe_assets.settings import pool_name
+from stripe_assets.settings import ASSET_KEY_PREFIX, pool_name
+from stripe_assets.tables import TABLES_BY_NAME
 
 MARTS_GROUP = "stripe_marts"
 MARTS_KEY_PREFIX = "stripe_marts"
@@ -41,7 +43,24 @@ def marts_key(model: str) -> AssetKey:
 
 class StripeMartsTranslator(DagsterDbtTranslator):
     """dbt sources -> the loads' own assets (`stripe/<table>`), models -> `stripe_marts/<model>`
-    in group `stripe_marts`, rebuilt by declarative automation after their loads."""
+    in group `stripe_marts`, rebuilt by declarative automation after their loads.
+
+    A source whose table the registry (`tables.py`) does not load yet gives no dependency: it
+    would appear as an external `stripe/<table>` stub, which `key:"stripe/*"` selects (and a
+    partition range then refuses). Its model still reads it (empty until loaded), and the
+    dependency appears with the table's asset.
+    """
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        loaded = [
+            dep
+            for dep in spec.deps
+            if dep.asset_key.path[0] != ASSET_KEY_PREFIX or dep.asset_key.path[-1] in TABLES_BY_NAME
+        ]
+        return spec.replace_attributes(deps=loaded) if len(loaded) < len(spec.deps) else spec
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":

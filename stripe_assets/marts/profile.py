@@ -52,13 +52,19 @@ def parse_adapter() -> str:
 
 
 def parse_output(adapter: str) -> dict[str, Any]:
-    """A profile output dbt can parse with: the adapter's type and placeholder connection
-    values (`dbt parse` never connects)."""
+    """A profile output for `dbt parse`, which never connects: the run's own output without
+    its password when dlt can resolve it now (dbt then parses partially at run time, since
+    the connection it parsed for is the same), else placeholders of the adapter's type."""
+    try:
+        if adapter == adapter_type():
+            return {**run_output(), "password": ""} if adapter == "postgres" else run_output()
+    except Exception:  # e.g. no Postgres credentials configured where the code location loads
+        pass
     if adapter == "duckdb":
         return {"type": "duckdb", "path": ":memory:", "schema": MARTS_SCHEMA, "threads": 1}
     return {
         "type": "postgres", "host": "localhost", "port": 5432, "user": "parse",
-        "password": "", "dbname": "parse", "schema": MARTS_SCHEMA, "threads": 1,
+        "password": "", "dbname": "parse", "schema": MARTS_SCHEMA, "threads": 4,
     }  # fmt: skip
 
 
