@@ -31,8 +31,7 @@ class StripeApi:
         response.raise_for_status()
         return response.json()
 
-    def list(self, path: str, **params: Any) -> Iterator[dict[str, Any]]:
-        after = None
+    def list(self, path: str, after: str | None = None, **params: Any) -> Iterator[dict[str, Any]]:
         while True:
             cursor = {"starting_after": after} if after else {}
             page = self.get(path, limit=100, **params, **cursor)
@@ -46,7 +45,7 @@ class StripeApi:
         listed = parent[field]
         yield from listed["data"]
         if listed["has_more"]:
-            yield from self.list(path, starting_after=listed["data"][-1]["id"], **params)
+            yield from self.list(path, after=listed["data"][-1]["id"], **params)
 
 
 def round_half_away(value: Fraction) -> int:

@@ -74,7 +74,7 @@
     to_timestamp({{ adapter.quote(name) }})
   {%- elif kind == 'timestamp' -%}
     to_timestamp(cast({{ adapter.quote(name) }} as bigint))
-  {%- elif kind == 'json' and loaded_type in ('json', 'jsonb') -%}
+  {%- elif kind == 'json' and loaded_type == target -%}
     {{ adapter.quote(name) }}
   {%- else -%}
     cast({{ adapter.quote(name) }} as {{ target }})
