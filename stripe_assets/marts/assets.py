@@ -28,7 +28,7 @@ from stripe_assets.marts.automation import MARTS_AUTOMATION_CONDITION
 from stripe_assets.marts.cli import StripeDbtCli, dbt_executable
 from stripe_assets.marts.metrics import CURRENT_MONTH_SQL, current_month_metadata, query_warehouse
 from stripe_assets.marts.profile import describe, run_output, run_profiles_dir
-from stripe_assets.marts.project import marts_project
+from stripe_assets.marts.project import keep_partial_parse, marts_project
 from stripe_assets.settings import ASSET_KEY_PREFIX, pool_name
 from stripe_assets.tables import TABLES_BY_NAME
 
@@ -115,8 +115,9 @@ PROJECT = marts_project()
 )
 def stripe_marts(context: AssetExecutionContext, config: MartsConfig) -> Iterator[Any]:
     """`dbt build` of the selected models and their tests in the load's warehouse."""
-    context.log.info(f"Building the marts in {describe(run_output())}")
-    with run_profiles_dir() as profiles_dir:
+    output = run_output()  # at run time: a destination the marts cannot use fails here
+    context.log.info(f"Building the marts in {describe(output)}")
+    with run_profiles_dir(output) as profiles_dir:
         cli = StripeDbtCli(
             project_dir=PROJECT, profiles_dir=str(profiles_dir), dbt_executable=dbt_executable()
         )
@@ -133,6 +134,8 @@ def stripe_marts(context: AssetExecutionContext, config: MartsConfig) -> Iterato
             else:
                 yield event
         error = invocation.get_error()
+        if error is None and not config.as_of:
+            keep_partial_parse(PROJECT, profiles_dir / "target")
     outputs = [e for e in held if isinstance(e, Output)]
     if outputs:
         metadata = current_month_metadata(query_warehouse(CURRENT_MONTH_SQL))

@@ -119,10 +119,10 @@ def write_profiles(directory: Path, output: dict[str, Any]) -> Path:
 
 
 @contextmanager
-def run_profiles_dir() -> Iterator[Path]:
-    """A temporary profiles directory for one dbt run, removed afterwards."""
+def run_profiles_dir(output: dict[str, Any]) -> Iterator[Path]:
+    """A temporary profiles directory with `output` for one dbt run, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="stripe-assets-dbt-") as directory:
-        yield write_profiles(Path(directory), run_output())
+        yield write_profiles(Path(directory), output)
 
 
 def describe(output: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from functools import cache
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -72,3 +73,15 @@ def marts_project() -> DbtProject:
             _parse(project, profiles_dir)
             stamp.write_text(expected)
     return project
+
+
+def keep_partial_parse(project: DbtProject, run_target: Path) -> None:
+    """After a run that had to parse the project fully (its warehouse is not the one the
+    manifest was parsed for), keep that run's parse state for the next runs: dagster-dbt
+    copies `partial_parse.msgpack` from the project's target into each run's, and dbt only
+    reuses it for the same connection and vars. The manifest is unchanged (dbt's graph does
+    not depend on the connection)."""
+    state = run_target / "partial_parse.msgpack"
+    if state.exists():
+        with FileLock(project.target_path / "parse.lock", timeout=300):
+            shutil.copyfile(state, project.target_path / "partial_parse.msgpack")
