@@ -40,7 +40,7 @@ MODELS = {
 }  # fmt: skip
 # Months before June come from invoice lines, June from today's subscription items.
 AS_OF = "2024-06-15"
-LAST_DAY = date.fromisoformat(SANDBOX_END).replace(day=date.fromisoformat(SANDBOX_END).day - 1)
+LAST_DAY = date.fromisoformat(SANDBOX_END) - timedelta(days=1)  # the sandbox window's last day
 
 DESCRIBE_LOCATION = """
 import json, sys
@@ -115,6 +115,18 @@ def mrr_rows(rows) -> dict:
     return {(item, month): (cur, mrr, prev, kind) for item, month, cur, mrr, prev, kind in rows}
 
 
+def documented_columns() -> dict[str, dict[str, str]]:
+    """model -> {column: description} from the dbt manifest (the schema yml files)."""
+    from stripe_assets.marts.project import marts_project
+
+    manifest = json.loads(marts_project().manifest_path.read_text())
+    return {
+        node["name"]: {c: v.get("description", "") for c, v in node["columns"].items()}
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["name"] in MODELS
+    }
+
+
 MRR_SQL = """select subscription_item_id, month, currency, mrr, previous_mrr, movement_type
 from stripe_marts.mrr_by_subscription_item"""
 
@@ -131,6 +143,14 @@ def test_marts_build_on_a_sandbox_load_and_match_ground_truth(sandbox, stripe_en
     truth = mrr_by_item(StripeApi(sandbox.base_url, sandbox.api_key), date.fromisoformat(AS_OF))
     assert {kind for *_, kind in truth.values()} >= {"new", "churned"}, "truth too thin"
     assert mrr_rows(stripe_env.query(MRR_SQL)) == truth
+
+    for model, documented in documented_columns().items():  # every column, documented
+        columns = stripe_env.query(
+            "select column_name from information_schema.columns "
+            f"where table_schema = 'stripe_marts' and table_name = '{model}'"
+        )
+        assert {c for (c,) in columns} == set(documented), model
+        assert all(documented.values()), model
 
     loaded = stripe_env.counts()
     for model, table in [("invoice_line_item_details", "invoice_line_items"),
