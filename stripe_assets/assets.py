@@ -25,7 +25,7 @@ from stripe_assets.settings import (
     ASSET_KEY_PREFIX,
     GROUP_NAME,
     StripeSettings,
-    backfill_policy_name,
+    backfill_partitions_per_run,
     pool_name,
 )
 from stripe_assets.source import CreatedWindow, stripe_source
@@ -115,10 +115,12 @@ def _remove_deleted(
 
 
 def backfill_policy() -> BackfillPolicy:
-    """STRIPE_BACKFILL_POLICY: one run for a whole range (default) or one run per partition."""
-    if backfill_policy_name() == "multi_run":
-        return BackfillPolicy.multi_run(1)
-    return BackfillPolicy.single_run()
+    """STRIPE_BACKFILL_POLICY: one run for a whole range (default), one run per partition
+    (`multi_run`) or runs of at most N partitions (`multi_run:N`)."""
+    per_run = backfill_partitions_per_run()
+    if per_run is None:
+        return BackfillPolicy.single_run()
+    return BackfillPolicy.multi_run(per_run)
 
 
 @dlt_assets(

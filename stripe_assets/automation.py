@@ -2,7 +2,9 @@
 
 - `stripe_job`: every Stripe table, daily partitions. `dagster job backfill -j stripe_job`
   launches one run per partition (asset backfills follow the assets' backfill policy).
-- `stripe_daily_schedule`: yesterday's partition every day at 00:15 UTC. Off by default.
+- `stripe_daily_schedule`: yesterday's partition every day at 00:15 UTC, plus the last N
+  partitions of the tables that STRIPE_REREAD_DAYS names (changes without an event). Off by
+  default.
 - `stripe_events_sensor`: follows `/v1/events`; every changed (or deleted) object's `created`
   day is re-requested, so late updates reach the warehouse. Off by default.
 """
@@ -13,7 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dagster import (
@@ -22,27 +24,45 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    build_schedule_from_partitioned_job,
     define_asset_job,
+    schedule,
     sensor,
+)
+from dagster._core.definitions.automation_tick_evaluation_context import (
+    build_run_requests_with_backfill_policies,
+)
+from dagster._core.definitions.events import AssetKeyPartitionKey
+from dagster._core.definitions.partitions.context import partition_loading_context
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
 )
 
 from stripe_assets.events import EVENT_RETENTION_SECONDS, OBJECT_TABLES, StripeEvents
 from stripe_assets.events import is_expired_cursor as _is_expired_cursor
 from stripe_assets.partitions import daily_partitions
-from stripe_assets.settings import ASSET_KEY_PREFIX, GROUP_NAME, MissingApiKeyError, StripeSettings
+from stripe_assets.resources import StripeResource
+from stripe_assets.settings import (
+    ASSET_KEY_PREFIX,
+    GROUP_NAME,
+    REREAD_DAYS_ENV,
+    MissingApiKeyError,
+    reread_days,
+)
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeInvalidRequestError
-from stripe_assets.tables import children_of
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, children_of
 
 JOB_NAME = "stripe_job"
 SENSOR_INTERVAL_SECONDS = 300
 MAX_PARTITIONS_PER_TICK = 25
 MAX_EVENT_PAGES_PER_TICK = 50
 TRIGGER_TAG = "stripe/trigger"
+RANGE_TAGS = (ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG)
 
 stripe_job = define_asset_job(
     JOB_NAME,
@@ -50,14 +70,103 @@ stripe_job = define_asset_job(
     description="Load every Stripe table for the selected daily partitions (UTC).",
 )
 
-stripe_daily_schedule = build_schedule_from_partitioned_job(
-    stripe_job,
+
+def tables_touched(table: str) -> set[str]:
+    """A changed object reloads its table and its children (lines, items, transactions)."""
+    return {table, *(child.name for child in children_of(table))}
+
+
+def reread_windows() -> dict[str, int]:
+    """Daily partitions each table reloads per scheduled tick (1: yesterday only), from
+    STRIPE_REREAD_DAYS. A child table re-reads at least as far back as its parent, since a
+    reloaded parent's changes include its lines, items or transactions."""
+    days = reread_days([t.name for t in TABLES])
+    for table, count in list(days.items()):
+        for name in tables_touched(table):
+            days[name] = max(days[name], count)
+    return days
+
+
+reread_windows()  # a malformed STRIPE_REREAD_DAYS fails the code location load, clearly
+
+
+def _reread_partitions(yesterday: str, days: dict[str, int]) -> list[AssetKeyPartitionKey]:
+    """The partitions before `yesterday` that each table's re-read window holds (a window of
+    N days is yesterday, loaded by the daily run, and the N - 1 days before it)."""
+    first = daily_partitions.start.date()
+    last = date.fromisoformat(yesterday)
+    wanted = []
+    for table, count in days.items():
+        for back in range(1, count):
+            day = last - timedelta(days=back)
+            if day >= first:
+                wanted.append(AssetKeyPartitionKey(AssetKey([ASSET_KEY_PREFIX, table]), str(day)))
+    return wanted
+
+
+def _one_day_as_partition(request: RunRequest) -> RunRequest:
+    """A range of one day becomes a plain partition request (`dagster/partition` tag), like
+    the daily run and the sensor's runs."""
+    span = request.partition_key_range
+    if span is None or span.start != span.end:
+        return request
+    tags = {k: v for k, v in request.tags.items() if k not in RANGE_TAGS}
+    return request.with_replaced_attrs(partition_key=span.start, tags=tags)
+
+
+def _request_label(request: RunRequest) -> str:
+    """`START...END:table,...` (or `DAY:table,...`): the run key's source and the tick log."""
+    span = request.partition_key_range
+    days = f"{span.start}...{span.end}" if span else str(request.partition_key)
+    tables = ",".join(sorted(k.path[-1] for k in request.asset_selection or [])) or "all"
+    return f"{days}:{tables}"
+
+
+@schedule(
     name="stripe_daily_schedule",
-    hour_of_day=0,
-    minute_of_hour=15,
+    job=stripe_job,
+    cron_schedule="15 0 * * *",
+    execution_timezone="UTC",
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Yesterday's partition (UTC), every day at 00:15 UTC.",
+    description="Yesterday's partition (UTC) at 00:15 UTC; the tables named in "
+    f"{REREAD_DAYS_ENV} also reload the days before it (changes without an event).",
 )
+def stripe_daily_schedule(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+    """One run loads yesterday for every table; each table with a re-read window of N days
+    (STRIPE_REREAD_DAYS) also reloads the N - 1 days before.
+
+    Tables with the same window share a run, cut by the asset's backfill policy (single_run:
+    one run per window; multi_run:N: at most N days per run) with Dagster's own planner for
+    automation run requests (`build_run_requests_with_backfill_policies`, what declarative
+    automation uses), so scheduled re-reads and the UI's backfills split ranges alike. Every
+    run claims the `stripe_warehouse` pool: on one DuckDB file they run one after another.
+    """
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    with partition_loading_context(effective_dt=tick, dynamic_partitions_store=context.instance):
+        yesterday = daily_partitions.get_last_partition_key()
+        if yesterday is None:
+            return SkipReason("No complete daily partition yet (STRIPE_START_DATE is not over).")
+        rereads = build_run_requests_with_backfill_policies(
+            _reread_partitions(yesterday, reread_windows()),
+            context.repository_def.asset_graph,
+            context.instance,
+        )
+    tags = {TRIGGER_TAG: "schedule"}
+    requests = [RunRequest(run_key=f"stripe-daily:{yesterday}", partition_key=yesterday, tags=tags)]
+    for request in sorted(map(_one_day_as_partition, rereads), key=_request_label):
+        label = _request_label(request)
+        digest = hashlib.sha1(label.encode()).hexdigest()[:12]
+        requests.append(
+            request.with_replaced_attrs(
+                run_key=f"stripe-reread:{yesterday}:{digest}",
+                tags={**request.tags, TRIGGER_TAG: "reread"},
+            )
+        )
+    context.log.info(
+        f"Yesterday ({yesterday}) for every table"
+        + "".join(f"; re-read {_request_label(r)}" for r in requests[1:])
+    )
+    return requests
 
 
 @dataclass
@@ -90,11 +199,6 @@ def partition_of(created: int) -> str:
     return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d")
 
 
-def tables_touched(table: str) -> set[str]:
-    """A changed object reloads its table and its children (lines, items, transactions)."""
-    return {table, *(child.name for child in children_of(table))}
-
-
 def _collect(
     context: SensorEvaluationContext, cursor: EventsCursor, events: list[dict[str, Any]]
 ) -> None:
@@ -104,7 +208,7 @@ def _collect(
     for event in events:
         obj = event.get("data", {}).get("object") or {}
         table = OBJECT_TABLES.get(obj.get("object", ""))
-        created = obj.get("created")
+        created = obj.get(TABLES_BY_NAME[table].created_field) if table else None
         if table is None or not isinstance(created, int):
             continue
         key = partition_of(created)
@@ -186,10 +290,12 @@ def _run_requests(cursor: EventsCursor) -> list[RunRequest]:
     description="Re-load the daily partitions of Stripe objects created or changed since the "
     f"last tick (from /v1/events; at most {MAX_PARTITIONS_PER_TICK} partitions per tick).",
 )
-def stripe_events_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+def stripe_events_sensor(
+    context: SensorEvaluationContext, stripe: StripeResource
+) -> SensorResult | SkipReason:
     """Follow `/v1/events` from a cursor and request the affected partitions."""
     try:
-        settings = StripeSettings.resolve()  # at tick time, never at import
+        settings = stripe.settings()  # at tick time, never at import
     except MissingApiKeyError as exc:
         return SkipReason(str(exc))
     api = StripeEvents(StripeClient(settings))

@@ -1,13 +1,15 @@
 """`stripe-assets` command: `sandbox` (local Stripe), `demo` (the whole job end to end),
-`dev` (sandbox + Dagster UI), `materialize` (a checked partition or range, then `dagster
-asset materialize`)."""
+`dev` (sandbox + `dg dev`), `materialize` (a checked partition or range, then `dg launch
+--assets`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import shlex
+import shutil
 import sys
+from pathlib import Path
 
 DEFAULT_SELECT = 'key:"stripe/*"'
 BAD_INPUT_EXIT_CODE = 2
@@ -15,8 +17,8 @@ BAD_INPUT_EXIT_CODE = 2
 
 def materialize_main(argv: list[str]) -> int:
     """`stripe-assets materialize`: check the partition key or range against the daily
-    partitions, then become `dagster asset materialize` (same environment, its exit code).
-    Bad input prints one message naming the fix and returns 2, before Dagster starts."""
+    partitions, then become `dg launch --assets` (same environment and directory, its exit
+    code). Bad input prints one message naming the fix and returns 2, before Dagster starts."""
     parser = argparse.ArgumentParser(
         prog="stripe-assets materialize",
         description="Materialize Stripe assets for one daily partition (UTC) or a range.",
@@ -27,7 +29,11 @@ def materialize_main(argv: list[str]) -> int:
         "--partition-range", metavar="START...END", help="UTC days, both included, in one run"
     )
     parser.add_argument(
-        "--select", default=DEFAULT_SELECT, help="Dagster asset selection (default: %(default)s)"
+        "--select",
+        "--assets",
+        dest="select",
+        default=DEFAULT_SELECT,
+        help="Dagster asset selection, as `dg launch --assets` takes it (default: %(default)s)",
     )
     args = parser.parse_args(argv)
 
@@ -47,13 +53,30 @@ def materialize_main(argv: list[str]) -> int:
     except BadPartitionError as exc:
         print(f"stripe-assets materialize: {exc}", file=sys.stderr)
         return BAD_INPUT_EXIT_CODE
+    # `-m` names the code location, so this works from any directory (as `dg launch` in the
+    # project root does through pyproject's [tool.dg]).
     command = [
-        sys.executable, "-m", "dagster", "asset", "materialize",
-        "-m", "stripe_assets.definitions", "--select", args.select, *partition,
+        dg_executable(), "launch", "--assets", args.select, *partition,
+        "-m", "stripe_assets.definitions",
     ]  # fmt: skip
     print(f"Running: {shlex.join(command)}", flush=True)
     sys.stderr.flush()
-    os.execv(sys.executable, command)  # signals and the exit code are Dagster's own
+    # Signals and the exit code are Dagster's own.
+    os.execvpe(command[0], command, dg_env(dict(os.environ)))
+
+
+def dg_executable() -> str:
+    """The `dg` of this environment (beside its Python), else the first on PATH."""
+    beside = Path(sys.executable).with_name("dg")
+    return str(beside) if beside.exists() else shutil.which("dg") or "dg"
+
+
+def dg_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` for running this environment's `dg`: its virtualenv marked active, as `source
+    .venv/bin/activate` would (else dg warns that the project's .venv is not the active one)."""
+    if sys.prefix != sys.base_prefix:
+        return {**env, "VIRTUAL_ENV": sys.prefix}
+    return env
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,11 +1,14 @@
-"""The main job end to end on the embedded defaults: local Stripe sandbox -> Dagster ->
-DuckDB, then row counts checked against the sandbox's ground truth.
+"""The main job end to end on the embedded defaults: local Stripe sandbox -> `dg launch` ->
+DuckDB, then row counts checked against the sandbox's ground truth. `stripe-assets dev`: the
+sandbox and `dg dev` on the same data.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -13,7 +16,9 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from stripe_assets.cli import DEFAULT_SELECT, dg_env, dg_executable
 from stripe_assets.marts.demo import build_marts_and_print_mrr
+from stripe_assets.run_output import CONSOLE_AT_INFO, run_streaming, run_summary, write_event_log
 from stripe_assets.settings import pool_name
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +58,7 @@ def _run_env(base_url: str, api_key: str, dagster_home: Path, warehouse: Path) -
         STRIPE_START_DATE=env.get("STRIPE_START_DATE", "2024-01-01"),
     )
     env.pop("STRIPE_DESTINATION", None)
-    return env
+    return dg_env(env)
 
 
 def _dagster_bin() -> str:
@@ -65,21 +70,46 @@ def _utc_seconds(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
-def _print_counts(warehouse: Path, truth: dict[str, int]) -> bool:
+def _warehouse_counts(warehouse: Path, tables: list[str]) -> dict[str, int]:
+    """Rows per table; 0 for a table dlt never created (no row was ever loaded into it)."""
     import duckdb
 
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        present = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'stripe'"
+            ).fetchall()
+        }
+        return {
+            name: con.execute(f"select count(*) from stripe.{name}").fetchone()[0]
+            if name in present
+            else 0
+            for name in tables
+        }
+
+
+def _print_counts(warehouse: Path, truth: dict[str, int]) -> bool:
+    """The count table; False when a table's rows differ from the sandbox's count. A table
+    the sandbox has no count for is shown as `n/a` and named below the table."""
     from stripe_assets.tables import TABLES
 
-    ok = True
-    print(f"\n{'table':<22}{'rows in DuckDB':>16}{'sandbox truth':>16}")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for table in TABLES:
-            rows = con.execute(f"select count(*) from stripe.{table.name}").fetchone()[0]
-            expected = truth.get(table.name)
-            mark = "" if rows == expected else "  MISMATCH"
-            ok = ok and rows == expected
-            print(f"{table.name:<22}{rows:>16,}{expected:>16,}{mark}", flush=True)
-    return ok
+    rows = _warehouse_counts(warehouse, [t.name for t in TABLES])
+    width = max(22, *(len(t.name) + 2 for t in TABLES))
+    print(f"\n{'table':<{width}}{'rows in DuckDB':>16}{'sandbox truth':>16}")
+    mismatched, unknown = [], []
+    for name, count in rows.items():
+        expected = truth.get(name)
+        if expected is None:
+            unknown.append(name)
+        elif count != expected:
+            mismatched.append(name)
+        shown = "n/a" if expected is None else f"{expected:,}"
+        mark = "  MISMATCH" if name in mismatched else ""
+        print(f"{name:<{width}}{count:>16,}{shown:>16}{mark}", flush=True)
+    if unknown:
+        print(f"(the sandbox reports no count for {', '.join(unknown)}: not compared)")
+    return not mismatched
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     first, last = date.fromisoformat(args.start), date.fromisoformat(args.end)
     home = Path(args.home).resolve()
     dagster_home, warehouse = _fresh_home(home)
+    event_log = home / "dagster-events.log"
     config = SandboxConfig(
         seed=args.seed,
         start=first.isoformat(),
@@ -100,25 +131,38 @@ def main(argv: list[str] | None = None) -> None:
     with running_sandbox(config) as sandbox:
         env = _run_env(sandbox.base_url, sandbox.api_key, dagster_home, warehouse)
         command = [
-            _dagster_bin(), "asset", "materialize", "-m", "stripe_assets.definitions",
-            "--select", 'key:"stripe/*"', "--partition-range", f"{first}...{last}",
+            dg_executable(), "launch", "--assets", DEFAULT_SELECT,
+            "--partition-range", f"{first}...{last}", "--config-json", json.dumps(CONSOLE_AT_INFO),
         ]  # fmt: skip
-        print(f"Sandbox at {sandbox.base_url}. Running: {' '.join(command)}", flush=True)
-        subprocess.run(command, env=env, check=True, cwd=PROJECT_ROOT)
+        shown = shlex.join(["dg", *command[1:6]])  # the console setting is ours, not the user's
+        print(f"Sandbox at {sandbox.base_url}. Running: {shown}", flush=True)
+        code = run_streaming(command, env, PROJECT_ROOT)
         truth = sandbox.counts(_utc_seconds(first), _utc_seconds(last + timedelta(days=1)))
+    summary = _write_event_log(dagster_home, event_log)
+    print(f"\nDagster: {summary}\nFull event log (every event, DEBUG included): {event_log}")
+    if code != 0:
+        sys.exit(f"`dg launch` failed with exit code {code}; see {event_log}.")
     ok = _print_counts(warehouse, truth)
     build_marts_and_print_mrr(env, warehouse, last)
     print(
         f"\nWarehouse: {warehouse}\nDagster instance: {dagster_home}\n"
         "Open the UI on the same data with:  .venv/bin/stripe-assets dev\n"
-        "(starts the sandbox and `dagster dev` on http://127.0.0.1:3000; Ctrl-C stops both)"
+        "(starts the sandbox and `dg dev` on http://127.0.0.1:3000; Ctrl-C stops both)"
     )
     if not ok:
         sys.exit("Row counts differ from the sandbox's ground truth.")
 
 
+def _write_event_log(dagster_home: Path, path: Path) -> str:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        write_event_log(instance, path)
+        return run_summary(instance)
+
+
 def dev_main(argv: list[str] | None = None) -> None:
-    """`stripe-assets dev`: the sandbox plus `dagster dev`, wired together."""
+    """`stripe-assets dev`: the sandbox plus `dg dev`, wired together."""
     from stripe_assets.sandbox import SandboxConfig, running_sandbox
 
     args = _parse_args(argv or [], "stripe-assets dev")
@@ -136,7 +180,7 @@ def dev_main(argv: list[str] | None = None) -> None:
         scale=args.scale,
     )
     # A shell that starts us in the background ignores SIGINT; take it back so Ctrl-C (or
-    # `kill -INT`) reaches us, and `dagster dev` (which stops on SIGINT only) starts with it.
+    # `kill -INT`) reaches us, and `dg dev` (which stops on SIGINT only) starts with it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     with running_sandbox(config) as sandbox:
@@ -145,11 +189,11 @@ def dev_main(argv: list[str] | None = None) -> None:
         # once; set it now so the first queued runs on one DuckDB file already go one by one.
         pool_limit = [_dagster_bin(), "instance", "concurrency", "set", pool_name(), "1"]
         subprocess.run(pool_limit, env=env, check=True, cwd=PROJECT_ROOT, capture_output=True)
-        command = [_dagster_bin(), "dev", "-h", "127.0.0.1", "-p", str(args.port)]
+        command = [dg_executable(), "dev", "-h", "127.0.0.1", "-p", str(args.port)]
         print(f"Sandbox at {sandbox.base_url}; Dagster UI on http://127.0.0.1:{args.port}")
         process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
         try:
             process.wait()
         except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)  # `dagster dev` stops cleanly on SIGINT only
+            process.send_signal(signal.SIGINT)  # `dg dev` stops cleanly on SIGINT only
             process.wait()

@@ -20,29 +20,25 @@ from requests import Request, Response
 from stripe_assets.source import CreatedWindow
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.hints import merge_hints
-from stripe_assets.tables import TABLES_BY_NAME, children_of
+from stripe_assets.tables import (
+    TABLES_BY_NAME,
+    children_of,
+    deletion_events,
+    table_of_object,
+)
 
 Event = dict[str, Any]
 
 EVENT_RETENTION_SECONDS = 30 * 86400
 EVENTS_PATH = "/v1/events"
 
-# Stripe object type (`data.object.object`) -> the table that holds it. Child rows (invoice
-# lines, subscription items, payout transactions) change through their parent's events.
-OBJECT_TABLES: dict[str, str] = {
-    "charge": "charges",
-    "customer": "customers",
-    "invoice": "invoices",
-    "subscription": "subscriptions",
-    "payout": "payouts",
-}
-
-# Events whose object disappears from Stripe's lists. (`customer.subscription.deleted` is a
-# cancellation: the subscription stays listed with status=canceled, so it is not here.)
-DELETION_EVENTS: dict[str, str] = {
-    "customer.deleted": "customers",
-    "invoice.deleted": "invoices",
-}
+# Stripe object type (`data.object.object`) -> the table that holds it, and the events that
+# remove objects from Stripe's lists, both from the registry. Child rows (invoice lines,
+# subscription items, payout transactions) change through their parent's events.
+# (`customer.subscription.deleted` is a cancellation: the subscription stays listed with
+# status=canceled, so it is no deletion event.)
+OBJECT_TABLES: dict[str, str] = table_of_object()
+DELETION_EVENTS: dict[str, str] = deletion_events()
 DELETED_COLUMN = "deleted"
 _CHILD_STUB_ID = "__parent_deleted__"
 
@@ -143,7 +139,7 @@ def deleted_ids(
     hi = window.lt if window.lt is not None else 1 << 62
     for event in events.of_types(types):
         obj = event.get("data", {}).get("object") or {}
-        created = obj.get("created")
+        created = obj.get(TABLES_BY_NAME[DELETION_EVENTS[event["type"]]].created_field)
         if isinstance(created, int) and lo <= created < hi and obj.get("id"):
             found[DELETION_EVENTS[event["type"]]].add(obj["id"])
     return {table: sorted(ids) for table, ids in found.items()}

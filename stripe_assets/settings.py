@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import dlt
@@ -24,6 +26,7 @@ MAX_WORKERS_ENV = "STRIPE_MAX_WORKERS"
 PAGE_PROCESSES_ENV = "STRIPE_PAGE_PROCESSES"
 POOL_ENV = "STRIPE_POOL"
 BACKFILL_POLICY_ENV = "STRIPE_BACKFILL_POLICY"
+REREAD_DAYS_ENV = "STRIPE_REREAD_DAYS"
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_API_VERSION = "2022-11-15"
@@ -32,7 +35,10 @@ DEFAULT_DESTINATION = "duckdb"
 # Never name the file like the dataset ("stripe.duckdb"): dlt then confuses file and dataset.
 DEFAULT_DUCKDB_PATH = "stripe_warehouse.duckdb"
 DEFAULT_POOL = "stripe_warehouse"
-BACKFILL_POLICIES = ("single_run", "multi_run")
+# Tables whose objects change without an event we read: the daily schedule reloads their last
+# N daily partitions (a balance transaction turns `available` days after it is created).
+# Names that are not tables (yet) are ignored in the defaults.
+DEFAULT_REREAD_DAYS = {"balance_transactions": 14}
 
 PIPELINE_NAME = "stripe"
 DATASET_NAME = "stripe"
@@ -168,14 +174,51 @@ def pool_name() -> str:
     return os.environ.get(POOL_ENV) or DEFAULT_POOL
 
 
-def backfill_policy_name() -> str:
-    """`single_run` (default: one run loads the whole range) or `multi_run` (one run per
-    partition). Read at import: it shapes the asset definition (not a secret).
+def backfill_partitions_per_run() -> int | None:
+    """STRIPE_BACKFILL_POLICY as the most daily partitions one backfill run loads: None for
+    `single_run` (default: one run loads the whole range), 1 for `multi_run` (one run per
+    partition), N for `multi_run:N`. Read at import: it shapes the asset definition.
     """
-    value = (os.environ.get(BACKFILL_POLICY_ENV) or "single_run").strip().lower()
-    if value not in BACKFILL_POLICIES:
-        raise ValueError(f"{BACKFILL_POLICY_ENV} must be one of {BACKFILL_POLICIES}, not {value!r}")
-    return value
+    raw = os.environ.get(BACKFILL_POLICY_ENV) or "single_run"
+    value = raw.strip().lower().replace(" ", "")
+    if value == "single_run":
+        return None
+    if value == "multi_run":
+        return 1
+    chunked = re.fullmatch(r"multi_run:([0-9]+)", value)
+    if chunked and int(chunked[1]) >= 1:
+        return int(chunked[1])
+    raise ValueError(
+        f"{BACKFILL_POLICY_ENV}={raw!r} is not a backfill policy. Write `single_run` (a backfill "
+        "is one run over the whole range), `multi_run` (one run per daily partition) or "
+        "`multi_run:N` (runs of at most N days, e.g. multi_run:31)."
+    )
+
+
+def reread_days(tables: Sequence[str]) -> dict[str, int]:
+    """STRIPE_REREAD_DAYS over the defaults: how many of its latest daily partitions the daily
+    schedule reloads per table (1 = yesterday only). The value is a comma-separated list
+    applied in order: `N` sets every table, `table=N` one table (`0` and `1` mean no re-read).
+    E.g. `balance_transactions=14,charges=3`, or `0` to turn re-reading off.
+    """
+    days = {table: 1 for table in tables}
+    days.update({t: n for t, n in DEFAULT_REREAD_DAYS.items() if t in days})
+    raw = os.environ.get(REREAD_DAYS_ENV, "")
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        parsed = re.fullmatch(r"(?:(\w+)\s*=\s*)?([0-9]+)", item)
+        if parsed is None:
+            raise ValueError(
+                f"{REREAD_DAYS_ENV}={raw!r}: `{item}` is not `N` or `table=N` with N a whole "
+                "number of days, e.g. STRIPE_REREAD_DAYS=balance_transactions=14,charges=3."
+            )
+        table, count = parsed[1], max(1, int(parsed[2]))
+        if table is not None and table not in days:
+            raise ValueError(
+                f"{REREAD_DAYS_ENV}={raw!r}: `{table}` is not a table; tables are "
+                f"{', '.join(tables)}."
+            )
+        days.update(dict.fromkeys([table] if table else tables, count))
+    return days
 
 
 def retry_backoff() -> tuple[float, float]:

@@ -1,23 +1,36 @@
-"""The declarative table list: one entry per warehouse table.
+"""The registry: one entry per Stripe resource, and everything else derives from it.
 
-Adding a table is one entry here; its dlt resource, Dagster asset, lineage, checks and docs
-follow from it.
+An entry says what Stripe serves (object type, list path, fixed parameters, whether the list
+takes a `created` filter, the parent link of a child list, the event types that change or
+delete its objects) and what the warehouse keeps (primary key, column hints and docs). The dlt
+resources, the Dagster assets and their lineage, the events sensor's object -> table map,
+deletion handling, the asset checks, the run metadata, the README's table list and the local
+sandbox (which serves every entry from Stripe's own fixtures and spec) are all derived from
+these entries. Adding an ordinary table is one entry; `sandbox` declares its volume in the
+sandbox and `Ref`s to the objects it points at.
+
+This module imports nothing heavy: page worker processes import it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # page workers import this module: no dlt at run time (1 s to import)
     from dlt.common.schema.typing import TTableSchemaColumns
 
+DAY = 86_400
 
-def _timestamps(*names: str) -> TTableSchemaColumns:
+
+def timestamps(*names: str) -> TTableSchemaColumns:
+    """Unix-second fields stored as timestamps (UTC)."""
     return {name: {"data_type": "timestamp", "timezone": True} for name in names}
 
 
-def _bigints(*names: str) -> TTableSchemaColumns:
+def bigints(*names: str) -> TTableSchemaColumns:
+    """Money (minor units) and counts stored as 64-bit integers."""
     return {name: {"data_type": "bigint"} for name in names}
 
 
@@ -33,13 +46,13 @@ class ChildLink:
     parent: str
     parent_column: str
     path: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
     embedded_field: str | None = None
     parent_filter: tuple[str, object] | None = None
     """(field, value): only parents with this value have children to fetch (no request for
     the others). Stripe filters balance history only for automatic payouts."""
 
-    def applies_to(self, parent: dict[str, object]) -> bool:
+    def applies_to(self, parent: Mapping[str, object]) -> bool:
         if self.parent_filter is None:
             return True
         name, value = self.parent_filter
@@ -47,65 +60,142 @@ class ChildLink:
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A reference from this table's objects to another table's, for the sandbox: `field`
+    holds the id of an object of `table` created before this one.
+
+    `share` of the objects have one (the rest null); `copy` takes fields over from the
+    referenced object (its currency, customer, ...); `within` keeps this object's `amount`
+    within the referenced object's field of that name, counting every object that refers to
+    it, and `total` is the referenced object's field that adds those amounts up
+    (`amount_refunded`); `back` is the referenced object's field that points back here (one to
+    one: a charge's `payment_intent`); `inline` embeds the whole object instead of its id."""
+
+    field: str
+    table: str
+    share: float = 1.0
+    copy: tuple[str, ...] = ()
+    within: str | None = None
+    total: str | None = None
+    back: str | None = None
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class Volume:
+    """How many objects the sandbox holds: `daily` objects a day at scale 1, or (`per`) one
+    object for `share` of the objects referenced by the `Ref` on field `per`, created `after`
+    seconds (a range) after that object. A child table has `children` per parent (a range)."""
+
+    daily: float = 1.5
+    per: str | None = None
+    share: float = 1.0
+    after: tuple[int, int] = (0, 0)
+    children: tuple[int, int] = (1, 4)
+
+
+@dataclass(frozen=True)
 class StripeTable:
     """One Stripe list endpoint (or child list) loaded into one warehouse table."""
 
     name: str
+    object: str
+    """Stripe's `object` value of the rows (`charge`, `checkout.session`)."""
     path: str
     description: str
     primary_key: tuple[str, ...] = ("id",)
-    params: dict[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
+    created_filter: bool = True
+    """The list takes `created[gte]`/`created[lt]`. Without it a partition walks the list
+    newest first, keeps the rows created in its window and stops at the first older page."""
+    created_field: str = "created"
+    """The field Stripe's `created` filter reads (invoice items call it `date`)."""
     columns: TTableSchemaColumns = field(default_factory=dict)
+    column_descriptions: Mapping[str, str] = field(default_factory=dict)
     child: ChildLink | None = None
-    column_descriptions: dict[str, str] = field(default_factory=dict)
+    events: tuple[str, ...] = ()
+    """Event types whose `data.object` is one of this table's objects (Stripe sends none
+    for balance transactions); changed objects are re-loaded by the events sensor."""
+    deleted_event: str | None = None
+    """The event after which Stripe's list no longer returns the object (a hard delete)."""
+    sandbox: Volume = field(default_factory=Volume)
+    refs: tuple[Ref, ...] = ()
 
     @property
     def is_child(self) -> bool:
         return self.child is not None
 
+    def event(self, suffix: str) -> str | None:
+        """This table's event type ending in `.suffix` (`created`, `updated`), if any."""
+        return next((e for e in self.events if e.endswith(f".{suffix}")), None)
+
+
+def _described(**columns: str) -> dict[str, str]:
+    return dict(columns)
+
+
+_ID_CREATED = {"created": "When the object was created (UTC); its daily partition."}
 
 TABLES: tuple[StripeTable, ...] = (
     StripeTable(
+        name="customers",
+        object="customer",
+        path="/v1/customers",
+        description="Customers, one row per customer.",
+        columns={**timestamps("created"), **bigints("balance")},
+        column_descriptions=_described(
+            id="Customer id (cus_...).",
+            **_ID_CREATED,
+            email="Customer's email address.",
+            name="Customer's full name or business name.",
+            currency="Currency the customer is billed in (lowercase ISO code).",
+            balance="Credit balance applied to future invoices, in the minor unit.",
+            metadata="Key-value pairs set by the account (JSON).",
+        ),
+        events=("customer.created", "customer.updated", "customer.deleted"),
+        deleted_event="customer.deleted",
+        sandbox=Volume(daily=18),
+    ),
+    StripeTable(
         name="charges",
+        object="charge",
         path="/v1/charges",
         description="Charges (payments), one row per charge.",
         columns={
-            **_timestamps("created"),
-            **_bigints("amount", "amount_captured", "amount_refunded"),
+            **timestamps("created"),
+            **bigints("amount", "amount_captured", "amount_refunded"),
         },
-        column_descriptions={
-            "id": "Charge id (ch_...).",
-            "created": "When the charge was created (UTC); its daily partition.",
-            "amount": "Amount intended to be collected, in the currency's minor unit.",
-            "amount_captured": "Amount captured, in the minor unit.",
-            "amount_refunded": "Amount refunded, in the minor unit.",
-            "currency": "Three-letter ISO currency code, lowercase.",
-            "customer": "Customer id (cus_...), if any.",
-            "invoice": "Invoice id (in_...) this charge pays, if any.",
-            "status": "succeeded, pending or failed.",
-            "refunded": "Whether the charge was fully refunded.",
-        },
-    ),
-    StripeTable(
-        name="customers",
-        path="/v1/customers",
-        description="Customers, one row per customer.",
-        columns={**_timestamps("created"), **_bigints("balance")},
-        column_descriptions={
-            "id": "Customer id (cus_...).",
-            "created": "When the customer was created (UTC); its daily partition.",
-            "email": "Customer's email address.",
-            "name": "Customer's full name or business name.",
-            "balance": "Credit balance applied to future invoices, in the minor unit.",
-            "metadata": "Key-value pairs set by the account (JSON).",
-        },
+        column_descriptions=_described(
+            id="Charge id (ch_...).",
+            **_ID_CREATED,
+            amount="Amount intended to be collected, in the currency's minor unit.",
+            amount_captured="Amount captured, in the minor unit.",
+            amount_refunded="Amount refunded, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            customer="Customer id (cus_...), if any.",
+            invoice="Invoice id (in_...) this charge pays, if any.",
+            payment_intent="PaymentIntent id (pi_...) that created the charge.",
+            status="succeeded, pending or failed.",
+            refunded="Whether the charge was fully refunded.",
+            disputed="Whether the charge was disputed.",
+        ),
+        events=(
+            "charge.succeeded",
+            "charge.updated",
+            "charge.refunded",
+            "charge.captured",
+            "charge.failed",
+            "charge.pending",
+        ),
+        sandbox=Volume(daily=45),
     ),
     StripeTable(
         name="invoices",
+        object="invoice",
         path="/v1/invoices",
         description="Invoices, one row per invoice; lines live in invoice_line_items.",
         columns={
-            **_timestamps(
+            **timestamps(
                 "created",
                 "period_start",
                 "period_end",
@@ -114,7 +204,7 @@ TABLES: tuple[StripeTable, ...] = (
                 "webhooks_delivered_at",
                 "effective_at",
             ),
-            **_bigints(
+            **bigints(
                 "amount_due",
                 "amount_paid",
                 "amount_remaining",
@@ -126,48 +216,64 @@ TABLES: tuple[StripeTable, ...] = (
                 "attempt_count",
             ),
         },
-        column_descriptions={
-            "id": "Invoice id (in_...).",
-            "created": "When the invoice was created (UTC); its daily partition.",
-            "customer": "Customer id (cus_...).",
-            "subscription": "Subscription id (sub_...), if the invoice comes from one.",
-            "status": "draft, open, paid, uncollectible or void.",
-            "amount_due": "Final amount due, in the minor unit.",
-            "amount_paid": "Amount paid, in the minor unit.",
-            "total": "Total after discounts and taxes, in the minor unit.",
-            "currency": "Three-letter ISO currency code, lowercase.",
-            "period_start": "Start of the usage period (UTC).",
-            "period_end": "End of the usage period (UTC).",
-        },
+        column_descriptions=_described(
+            id="Invoice id (in_...).",
+            **_ID_CREATED,
+            customer="Customer id (cus_...).",
+            subscription="Subscription id (sub_...), if the invoice comes from one.",
+            status="draft, open, paid, uncollectible or void.",
+            amount_due="Final amount due, in the minor unit.",
+            amount_paid="Amount paid, in the minor unit.",
+            total="Total after discounts and taxes, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            period_start="Start of the usage period (UTC).",
+            period_end="End of the usage period (UTC).",
+        ),
+        events=(
+            "invoice.created",
+            "invoice.updated",
+            "invoice.finalized",
+            "invoice.paid",
+            "invoice.payment_succeeded",
+            "invoice.payment_failed",
+            "invoice.voided",
+            "invoice.marked_uncollectible",
+            "invoice.deleted",
+        ),
+        deleted_event="invoice.deleted",
+        sandbox=Volume(daily=11),
     ),
     StripeTable(
         name="invoice_line_items",
+        object="line_item",
         path="/v1/invoices/{id}/lines",
         description="Invoice line items, one row per (invoice, line id).",
         primary_key=("invoice", "id"),
-        columns={**_bigints("amount", "quantity")},
+        columns={**bigints("amount", "quantity")},
         child=ChildLink(
             parent="invoices",
             parent_column="invoice",
             path="/v1/invoices/{id}/lines",
             embedded_field="lines",
         ),
-        column_descriptions={
-            "invoice": "Parent invoice id (in_...); with id, the primary key.",
-            "id": "Line item id (il_...), unique within its invoice.",
-            "amount": "Line amount, in the minor unit.",
-            "quantity": "Quantity billed.",
-            "price": "Price object (JSON).",
-            "period": "Billing period of the line (JSON with start and end).",
-        },
+        column_descriptions=_described(
+            invoice="Parent invoice id (in_...); with id, the primary key.",
+            id="Line item id (il_...), unique within its invoice.",
+            amount="Line amount, in the minor unit.",
+            quantity="Quantity billed.",
+            price="Price object (JSON).",
+            period="Billing period of the line (JSON with start and end).",
+            subscription_item="Subscription item id (si_...) billed by a subscription line.",
+        ),
     ),
     StripeTable(
         name="subscriptions",
+        object="subscription",
         path="/v1/subscriptions",
         description="Subscriptions in every status (canceled included); items live in "
         "subscription_items.",
         params={"status": "all"},
-        columns=_timestamps(
+        columns=timestamps(
             "created",
             "current_period_start",
             "current_period_end",
@@ -179,21 +285,30 @@ TABLES: tuple[StripeTable, ...] = (
             "trial_start",
             "trial_end",
         ),
-        column_descriptions={
-            "id": "Subscription id (sub_...).",
-            "created": "When the subscription was created (UTC); its daily partition.",
-            "customer": "Customer id (cus_...).",
-            "status": "trialing, active, past_due, canceled, unpaid, incomplete, ...",
-            "current_period_start": "Start of the current billing period (UTC).",
-            "current_period_end": "End of the current billing period (UTC).",
-            "canceled_at": "When it was canceled (UTC), if it was.",
-        },
+        column_descriptions=_described(
+            id="Subscription id (sub_...).",
+            **_ID_CREATED,
+            customer="Customer id (cus_...).",
+            status="trialing, active, past_due, canceled, unpaid, incomplete, ...",
+            current_period_start="Start of the current billing period (UTC).",
+            current_period_end="End of the current billing period (UTC).",
+            canceled_at="When it was canceled (UTC), if it was.",
+        ),
+        events=(
+            "customer.subscription.created",
+            "customer.subscription.updated",
+            "customer.subscription.deleted",
+            "customer.subscription.paused",
+            "customer.subscription.resumed",
+        ),
+        sandbox=Volume(daily=11),
     ),
     StripeTable(
         name="subscription_items",
+        object="subscription_item",
         path="/v1/subscription_items",
         description="Subscription items, one row per item, linked by subscription.",
-        columns={**_timestamps("created"), **_bigints("quantity")},
+        columns={**timestamps("created"), **bigints("quantity")},
         child=ChildLink(
             parent="subscriptions",
             parent_column="subscription",
@@ -201,35 +316,47 @@ TABLES: tuple[StripeTable, ...] = (
             params={"subscription": "{id}"},
             embedded_field="items",
         ),
-        column_descriptions={
-            "id": "Subscription item id (si_...).",
-            "subscription": "Parent subscription id (sub_...).",
-            "created": "When the item was created (UTC).",
-            "quantity": "Quantity subscribed.",
-            "price": "Price object (JSON).",
-        },
+        column_descriptions=_described(
+            id="Subscription item id (si_...).",
+            subscription="Parent subscription id (sub_...).",
+            created="When the item was created (UTC).",
+            quantity="Quantity subscribed today.",
+            price="Price object (JSON).",
+        ),
     ),
     StripeTable(
         name="payouts",
+        object="payout",
         path="/v1/payouts",
         description="Payouts to the bank account, one row per payout.",
-        columns={**_timestamps("created", "arrival_date"), **_bigints("amount")},
-        column_descriptions={
-            "id": "Payout id (po_...).",
-            "created": "When the payout was created (UTC); its daily partition.",
-            "amount": "Amount paid out, in the minor unit.",
-            "arrival_date": "Expected arrival in the bank (UTC).",
-            "status": "paid, pending, in_transit, canceled or failed.",
-            "currency": "Three-letter ISO currency code, lowercase.",
-        },
+        columns={**timestamps("created", "arrival_date"), **bigints("amount")},
+        column_descriptions=_described(
+            id="Payout id (po_...).",
+            **_ID_CREATED,
+            amount="Amount paid out, in the minor unit.",
+            arrival_date="Expected arrival in the bank (UTC).",
+            status="paid, pending, in_transit, canceled or failed.",
+            currency="Three-letter ISO currency code, lowercase.",
+            automatic="Whether Stripe created it on the payout schedule (then its "
+            "transactions are listed in payout_transactions).",
+        ),
+        events=(
+            "payout.created",
+            "payout.updated",
+            "payout.paid",
+            "payout.failed",
+            "payout.canceled",
+        ),
+        sandbox=Volume(daily=1),
     ),
     StripeTable(
         name="payout_transactions",
+        object="balance_transaction",
         path="/v1/balance_transactions",
         description="Balance transactions settled by each payout, one row per "
         "(payout_id, transaction id).",
         primary_key=("payout_id", "id"),
-        columns={**_timestamps("created", "available_on"), **_bigints("amount", "fee", "net")},
+        columns={**timestamps("created", "available_on"), **bigints("amount", "fee", "net")},
         child=ChildLink(
             parent="payouts",
             parent_column="payout_id",
@@ -237,20 +364,244 @@ TABLES: tuple[StripeTable, ...] = (
             params={"payout": "{id}"},
             parent_filter=("automatic", True),
         ),
-        column_descriptions={
-            "payout_id": "Payout id (po_...) that settled the transaction; with id, the key.",
-            "id": "Balance transaction id (txn_...).",
-            "created": "When the transaction was created (UTC).",
-            "available_on": "When the funds became available (UTC).",
-            "amount": "Gross amount, in the minor unit.",
-            "fee": "Stripe fees, in the minor unit.",
-            "net": "amount - fee, in the minor unit.",
-            "type": "charge, refund, adjustment, payout, ...",
+        column_descriptions=_described(
+            payout_id="Payout id (po_...) that settled the transaction; with id, the key.",
+            id="Balance transaction id (txn_...).",
+            created="When the transaction was created (UTC).",
+            available_on="When the funds became available (UTC).",
+            amount="Gross amount, in the minor unit.",
+            fee="Stripe fees, in the minor unit.",
+            net="amount - fee, in the minor unit.",
+            type="charge, refund, adjustment, payout, ...",
+        ),
+    ),
+    StripeTable(
+        name="balance_transactions",
+        object="balance_transaction",
+        path="/v1/balance_transactions",
+        description="Every balance transaction (charges, refunds, disputes, payouts, ...), one "
+        "row per transaction.",
+        columns={**timestamps("created", "available_on"), **bigints("amount", "fee", "net")},
+        column_descriptions=_described(
+            id="Balance transaction id (txn_...).",
+            **_ID_CREATED,
+            available_on="When the funds become available (UTC).",
+            amount="Gross amount, in the minor unit.",
+            fee="Stripe fees, in the minor unit.",
+            net="amount - fee, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            type="charge, refund, adjustment, payout, topup, ...",
+            reporting_category="Stripe's reporting category (charge, refund, dispute, payout).",
+            source="Id of the object that moved the balance (ch_, re_, du_, po_, ...).",
+            status="pending or available; turns available without an event.",
+        ),
+    ),
+    StripeTable(
+        name="refunds",
+        object="refund",
+        path="/v1/refunds",
+        description="Refunds of charges, one row per refund.",
+        columns={**timestamps("created"), **bigints("amount")},
+        column_descriptions=_described(
+            id="Refund id (re_...).",
+            **_ID_CREATED,
+            amount="Amount refunded, in the minor unit.",
+            charge="Refunded charge id (ch_...).",
+            currency="Three-letter ISO currency code, lowercase.",
+            status="pending, requires_action, succeeded, failed or canceled.",
+            balance_transaction="Balance transaction id (txn_...) of the refund.",
+        ),
+        events=("refund.created", "refund.updated", "charge.refund.updated"),
+        sandbox=Volume(per="charge", share=0.08, after=(600, 7 * DAY)),
+        refs=(
+            Ref(
+                "charge",
+                "charges",
+                copy=("currency", "payment_intent"),
+                within="amount",
+                total="amount_refunded",
+            ),
+        ),
+    ),
+    StripeTable(
+        name="disputes",
+        object="dispute",
+        path="/v1/disputes",
+        description="Disputes (chargebacks) of charges, one row per dispute.",
+        columns={**timestamps("created"), **bigints("amount")},
+        column_descriptions=_described(
+            id="Dispute id (du_...).",
+            **_ID_CREATED,
+            amount="Disputed amount, in the minor unit.",
+            charge="Disputed charge id (ch_...).",
+            currency="Three-letter ISO currency code, lowercase.",
+            status="warning_needs_response, needs_response, under_review, won, lost, ...",
+            balance_transactions="Balance transactions of the dispute (JSON list).",
+        ),
+        events=(
+            "charge.dispute.created",
+            "charge.dispute.updated",
+            "charge.dispute.closed",
+            "charge.dispute.funds_withdrawn",
+            "charge.dispute.funds_reinstated",
+        ),
+        sandbox=Volume(per="charge", share=0.04, after=(3_600, 7 * DAY)),
+        refs=(
+            Ref(
+                "charge",
+                "charges",
+                copy=("currency", "payment_intent"),
+                within="amount",
+                back="disputed",
+            ),
+        ),
+    ),
+    StripeTable(
+        name="payment_intents",
+        object="payment_intent",
+        path="/v1/payment_intents",
+        description="PaymentIntents, one row per payment intent (one per card charge).",
+        columns={
+            **timestamps("created", "canceled_at"),
+            **bigints("amount", "amount_capturable", "amount_received"),
         },
+        column_descriptions=_described(
+            id="PaymentIntent id (pi_...).",
+            **_ID_CREATED,
+            amount="Amount intended to be collected, in the minor unit.",
+            amount_received="Amount received, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            customer="Customer id (cus_...), if any.",
+            latest_charge="Latest charge id (ch_...) made by this payment intent.",
+            status="requires_payment_method, processing, succeeded, canceled, ...",
+        ),
+        events=(
+            "payment_intent.created",
+            "payment_intent.succeeded",
+            "payment_intent.payment_failed",
+            "payment_intent.processing",
+            "payment_intent.canceled",
+            "payment_intent.requires_action",
+            "payment_intent.amount_capturable_updated",
+        ),
+        sandbox=Volume(per="latest_charge", after=(-30, -1)),
+        refs=(
+            Ref(
+                "latest_charge",
+                "charges",
+                copy=("amount", "currency", "customer", "invoice"),
+                back="payment_intent",
+            ),
+        ),
+    ),
+    StripeTable(
+        name="setup_intents",
+        object="setup_intent",
+        path="/v1/setup_intents",
+        description="SetupIntents (saving a payment method for later), one row per intent.",
+        columns=timestamps("created"),
+        column_descriptions=_described(
+            id="SetupIntent id (seti_...).",
+            **_ID_CREATED,
+            customer="Customer id (cus_...), if any.",
+            status="requires_payment_method, succeeded, canceled, ...",
+            usage="off_session or on_session.",
+        ),
+        events=(
+            "setup_intent.created",
+            "setup_intent.succeeded",
+            "setup_intent.setup_failed",
+            "setup_intent.canceled",
+            "setup_intent.requires_action",
+        ),
+        sandbox=Volume(daily=3),
+        refs=(Ref("customer", "customers", share=0.8),),
+    ),
+    StripeTable(
+        name="invoice_items",
+        object="invoiceitem",
+        path="/v1/invoiceitems",
+        description="Invoice items (one-off amounts added to invoices), one row per item.",
+        created_field="date",
+        columns={**timestamps("date"), **bigints("amount", "quantity", "unit_amount")},
+        column_descriptions=_described(
+            id="Invoice item id (ii_...).",
+            date="When the item was created (UTC); its daily partition.",
+            amount="Amount, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            customer="Customer id (cus_...).",
+            invoice="Invoice id (in_...) the item is on, if any.",
+        ),
+        events=("invoiceitem.created", "invoiceitem.deleted"),
+        deleted_event="invoiceitem.deleted",
+        sandbox=Volume(daily=2),
+        refs=(Ref("invoice", "invoices", copy=("customer", "currency")),),
+    ),
+    StripeTable(
+        name="credit_notes",
+        object="credit_note",
+        path="/v1/credit_notes",
+        description="Credit notes (adjustments of finalized invoices), one row per note; "
+        "lines live in credit_note_line_items.",
+        created_filter=False,
+        columns={
+            **timestamps("created", "voided_at"),
+            **bigints("amount", "subtotal", "total", "discount_amount", "amount_shipping"),
+        },
+        column_descriptions=_described(
+            id="Credit note id (cn_...).",
+            **_ID_CREATED,
+            amount="Total credited, in the minor unit.",
+            currency="Three-letter ISO currency code, lowercase.",
+            customer="Customer id (cus_...).",
+            invoice="Credited invoice id (in_...).",
+            status="issued or void.",
+        ),
+        events=("credit_note.created", "credit_note.updated", "credit_note.voided"),
+        sandbox=Volume(per="invoice", share=0.08, after=(3_600, 6 * DAY)),
+        refs=(Ref("invoice", "invoices", copy=("customer", "currency"), within="total"),),
+    ),
+    StripeTable(
+        name="credit_note_line_items",
+        object="credit_note_line_item",
+        path="/v1/credit_notes/{id}/lines",
+        description="Credit note line items, one row per (credit note, line id).",
+        primary_key=("credit_note", "id"),
+        columns=bigints("amount", "quantity", "unit_amount"),
+        child=ChildLink(
+            parent="credit_notes",
+            parent_column="credit_note",
+            path="/v1/credit_notes/{id}/lines",
+            embedded_field="lines",
+        ),
+        column_descriptions=_described(
+            credit_note="Parent credit note id (cn_...); with id, the primary key.",
+            id="Credit note line item id (cnli_...).",
+            amount="Amount credited by the line, in the minor unit.",
+            quantity="Quantity credited.",
+        ),
+        sandbox=Volume(children=(1, 3)),
     ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
+
+
+REGISTERED: list[StripeTable] = []
+"""Entries added by `register` (page worker processes get them too)."""
+
+
+def register(*entries: StripeTable) -> None:
+    """Add tables to the registry, before anything else of the project is imported (the
+    assets, checks and sandbox are built from the registry as they import). The shipped
+    tables are the entries above; this is how a test (or a fork-free extension) adds one."""
+    global TABLES
+    for entry in entries:
+        if entry.name in TABLES_BY_NAME:
+            raise ValueError(f"table {entry.name!r} is already registered")
+        TABLES_BY_NAME[entry.name] = entry
+    TABLES = (*TABLES, *entries)
+    REGISTERED.extend(entries)
 
 
 def children_of(parent: str) -> list[StripeTable]:
@@ -262,3 +613,17 @@ def embedded_fields_of(parent: str) -> tuple[str, ...]:
     return tuple(
         t.child.embedded_field for t in children_of(parent) if t.child and t.child.embedded_field
     )
+
+
+def created_field_of(table: str) -> str:
+    return TABLES_BY_NAME[table].created_field
+
+
+def table_of_object() -> dict[str, str]:
+    """Stripe object type -> the top-level table whose events reload it (events sensor)."""
+    return {t.object: t.name for t in TABLES if not t.is_child and t.events}
+
+
+def deletion_events() -> dict[str, str]:
+    """Event type -> table whose object it removes from Stripe's lists."""
+    return {t.deleted_event: t.name for t in TABLES if t.deleted_event}

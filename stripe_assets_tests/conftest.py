@@ -19,6 +19,7 @@ from dagster._core.storage.tags import (
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
+from stripe_assets_tests.needs import unavailable
 
 if TYPE_CHECKING:
     import dlt
@@ -36,11 +37,28 @@ def day_window(day: str, days: int = 1) -> tuple[int, int]:
     return int(start.timestamp()), int((start + timedelta(days=days)).timestamp())
 
 
+SESSION_VOLUMES = {"disputes": 0.1}
+"""More disputes than the default (4% of charges), so that a day holds some."""
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator:
     """One read-only sandbox for the session (tests that mutate or inject faults make their own)."""
-    with running_sandbox(SandboxConfig(seed=7, start=SANDBOX_START, end=SANDBOX_END)) as sb:
+    cfg = SandboxConfig(seed=7, start=SANDBOX_START, end=SANDBOX_END, volumes=SESSION_VOLUMES)
+    with running_sandbox(cfg) as sb:
         yield sb
+
+
+@pytest.fixture(scope="session")
+def busy_day(sandbox) -> str:
+    """The first day of the session sandbox on which every table has rows (ground truth)."""
+    day = date.fromisoformat(SANDBOX_START)
+    while day.isoformat() < SANDBOX_END:
+        counts = sandbox.counts(*day_window(day.isoformat()))
+        if all(counts[t.name] > 0 for t in TABLES):
+            return day.isoformat()
+        day += timedelta(days=1)
+    raise AssertionError("no day of the session sandbox exercises every table")
 
 
 @dataclass
@@ -165,7 +183,7 @@ def postgres_url() -> Iterator[str]:
     try:
         admin = psycopg2.connect(f"{POSTGRES_DSN}/test", connect_timeout=3)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
+        unavailable(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
     admin.autocommit = True
     name = f"stripe_assets_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cur:

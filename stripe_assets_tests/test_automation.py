@@ -10,12 +10,19 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from dagster import AssetKey, DagsterInstance, build_schedule_context, build_sensor_context
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    EnvVar,
+    build_schedule_context,
+    build_sensor_context,
+)
 
 from stripe_assets import automation
 from stripe_assets.definitions import defs
+from stripe_assets.resources import StripeResource
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
-from stripe_assets.tables import TABLES
+from stripe_assets.tables import TABLES, TABLES_BY_NAME
 from stripe_assets_tests.conftest import Warehouse, day_window, run_partitions
 
 START, END = "2024-05-01", "2024-05-08"  # the mutable sandbox's days (end exclusive)
@@ -45,10 +52,18 @@ class _Messages(logging.Handler):
         self.lines.append(f"{record.levelname} {record.getMessage()}")
 
 
-def _tick(instance: DagsterInstance, cursor: str | None, log: _Messages | None = None):
-    """One sensor evaluation, as the daemon does it (its log lines go to `log`)."""
+def _tick(
+    instance: DagsterInstance,
+    cursor: str | None,
+    log: _Messages | None = None,
+    resources: dict | None = None,
+):
+    """One sensor evaluation, as the daemon does it (its log lines go to `log`): with the
+    code location's resources, or `resources` instead."""
     sensor = defs.resolve_sensor_def("stripe_events_sensor")
-    context = build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=resources or defs.resources
+    )
     if log is not None:
         context.log.addHandler(log)
     return sensor.evaluate_tick(context)
@@ -65,7 +80,9 @@ def _get(sb, path: str) -> dict:
 @pytest.fixture
 def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A sandbox of our own (this test mutates it), with the project pointed at it."""
-    with running_sandbox(SandboxConfig(seed=11, start=START, end=END, scale=0.5)) as sb:
+    volumes = {"disputes": 0.3, "credit_notes": 0.3}  # a few on most days
+    cfg = SandboxConfig(seed=11, start=START, end=END, scale=0.5, volumes=volumes)
+    with running_sandbox(cfg) as sb:
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
         yield sb
@@ -73,8 +90,9 @@ def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
 
 def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true") -> tuple:
     """(id, day) of a loaded object created on a day not in `used` (distinct partitions)."""
+    created = TABLES_BY_NAME[table].created_field
     rows = warehouse.query(
-        f"select id, strftime(created at time zone 'UTC', '%Y-%m-%d') as day "
+        f"select id, strftime({created} at time zone 'UTC', '%Y-%m-%d') as day "
         f"from stripe.{table} where {where} order by day, id"
     )
     for object_id, day in rows:
@@ -84,14 +102,21 @@ def _pick(warehouse: Warehouse, table: str, used: set[str], where: str = "true")
     raise AssertionError(f"no {table} row on a day other than {sorted(used)}")
 
 
-def test_schedule_tick_requests_yesterday_and_its_run_loads_it(sandbox, stripe_env, instance):
+def test_schedule_tick_requests_yesterday_and_its_run_loads_it(
+    sandbox, stripe_env, instance, monkeypatch
+):
+    monkeypatch.setenv("STRIPE_REREAD_DAYS", "0")  # yesterday alone (re-reads: test_reread)
     schedule = defs.resolve_schedule_def("stripe_daily_schedule")
     assert schedule.cron_schedule == "15 0 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status.value == "STOPPED"
 
     tick_time = datetime(2024, 5, 5, 0, 15, tzinfo=UTC)
-    context = build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    context = build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=tick_time,
+        repository_def=defs.get_repository_def(),
+    )
     data = schedule.evaluate_tick(context)
     assert [r.partition_key for r in data.run_requests] == ["2024-05-04"]
 
@@ -128,7 +153,7 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
         warehouse, "subscriptions", used, "status not in ('canceled', 'incomplete_expired')"
     )
     email = "changed.after.load@example.com"
-    mutable.mutate([
+    result = mutable.mutate([
         {"op": "update", "resource": "customers", "id": customer, "changes": {"email": email}},
         {"op": "delete", "resource": "customers", "id": gone},
         {"op": "update", "resource": "invoices", "id": invoice,
@@ -143,13 +168,18 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
     def keys(*tables: str) -> set[AssetKey]:
         return {AssetKey(["stripe", t]) for t in tables}
 
-    assert requested == {
+    expected = {
         customer_day: keys("customers"),
         invoice_day: keys("invoices", "invoice_line_items"),
         gone_day: keys("customers"),
         subscription_day: keys("subscriptions", "subscription_items"),
     }
-    assert len({r.run_key for r in second.run_requests}) == 4
+    # deleting a customer cancels its live subscriptions: their days are reloaded too
+    for sub_id in result["results"][1]["canceled_subscriptions"]:
+        day = automation.partition_of(_get(mutable, f"/v1/subscriptions/{sub_id}")["created"])
+        expected[day] = expected.get(day, set()) | keys("subscriptions", "subscription_items")
+    assert requested == expected
+    assert len({r.run_key for r in second.run_requests}) == len(expected)
 
     for request in second.run_requests:
         _execute(instance, request)
@@ -171,6 +201,47 @@ def test_sensor_requests_exactly_the_changed_partitions_and_reruns_catch_up(
 
     third = _tick(instance, second.cursor)  # nothing new: nothing requested again
     assert not third.run_requests
+
+
+def test_sensor_follows_every_table_with_events(mutable, warehouse, instance):
+    """Refunds, disputes, credit notes and invoice items change through their own events;
+    payment intents send none for a metadata change (Stripe has no payment_intent.updated)."""
+    assert run_partitions(instance, START, "2024-05-07").success
+    cursor = _tick(instance, None).cursor
+    used: set[str] = set()
+    refund, refund_day = _pick(warehouse, "refunds", used)
+    dispute, dispute_day = _pick(warehouse, "disputes", used)
+    note, note_day = _pick(warehouse, "credit_notes", used)
+    item, item_day = _pick(warehouse, "invoice_items", used)
+    intent, _ = _pick(warehouse, "payment_intents", used)
+    tag = {"metadata": {"changed": "after load"}}
+    mutable.mutate([
+        {"op": "update", "resource": "refunds", "id": refund, "changes": tag},
+        {"op": "update", "resource": "disputes", "id": dispute, "changes": tag},
+        {"op": "update", "resource": "credit_notes", "id": note, "changes": tag},
+        {"op": "delete", "resource": "invoice_items", "id": item},
+        {"op": "update", "resource": "payment_intents", "id": intent, "changes": tag},
+    ])  # fmt: skip
+    data = _tick(instance, cursor)
+    requested = {
+        r.partition_key: {k.path[-1] for k in r.asset_selection} for r in data.run_requests
+    }
+    assert requested == {
+        refund_day: {"refunds"},
+        dispute_day: {"disputes"},
+        note_day: {"credit_notes", "credit_note_line_items"},
+        item_day: {"invoice_items"},
+    }
+    for request in data.run_requests:
+        _execute(instance, request)
+    for table, object_id in (("refunds", refund), ("disputes", dispute), ("credit_notes", note)):
+        (metadata,) = warehouse.query(
+            f"select metadata from stripe.{table} where id = '{object_id}'"
+        )
+        assert json.loads(metadata[0]) == tag["metadata"], table
+    assert warehouse.query(f"select count(*) from stripe.invoice_items where id = '{item}'") == [
+        (0,)
+    ]
 
 
 def test_sensor_is_bounded_per_tick_and_keeps_the_rest(mutable, instance, monkeypatch):
@@ -217,3 +288,22 @@ def test_sensor_without_a_key_skips_instead_of_failing(instance, monkeypatch):
     data = _tick(instance, None)
     assert not data.run_requests
     assert "STRIPE_API_KEY" in (data.skip_message or "")
+
+
+def test_sensor_uses_the_key_set_on_its_resource(mutable, instance, monkeypatch):
+    """`StripeResource(api_key=EnvVar(...))`, as the README recommends, is the key the sensor
+    uses: with no STRIPE_API_KEY, then with a wrong one, it reads the sandbox's events."""
+    monkeypatch.delenv("STRIPE_API_KEY")
+    monkeypatch.setenv("STRIPE_ASSETS_SENSOR_KEY", mutable.api_key)
+    resources = {"stripe": StripeResource(api_key=EnvVar("STRIPE_ASSETS_SENSOR_KEY"))}
+    assert "STRIPE_API_KEY" in (_tick(instance, None).skip_message or "")  # the default resource
+    mutable.reset_stats()
+    first = _tick(instance, None, resources=resources)
+    assert first.cursor and mutable.stats()["total"] >= 1  # it asked the sandbox where to start
+
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_notTheResourcesKey")
+    changed = mutable.mutate([{"op": "update", "resource": "payouts"}])["results"][0]
+    second = _tick(instance, first.cursor, resources=resources)
+    assert [r.partition_key for r in second.run_requests] == [
+        automation.partition_of(changed["created"])
+    ]

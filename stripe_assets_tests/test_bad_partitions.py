@@ -2,7 +2,8 @@
 range outside the daily partitions before Dagster starts (exit 2, one paragraph naming the
 valid days, the format and STRIPE_START_DATE; no traceback, no run, no request); a run
 launched with an out-of-range `dagster/partition` tag fails with the same message before its
-first request; a valid partition goes through to Dagster and loads exact counts."""
+first request; a valid partition goes through to `dg launch` and loads exact counts, with no
+warning printed."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dagster._core.storage.tags import (
 
 from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.test_readme_commands import warnings_in
 from stripe_assets_tests.test_reliability import cli_env
 
 _SCRIPT = Path(sys.executable).with_name("stripe-assets")
@@ -119,7 +121,9 @@ def test_a_run_tagged_with_a_day_before_the_first_fails_before_any_request(sandb
     assert description in out.stdout + out.stderr
 
 
-def test_a_valid_partition_and_range_go_through_to_dagster(sandbox, tmp_path: Path) -> None:
+def test_a_valid_partition_and_range_go_through_to_dagster(
+    sandbox, busy_day: str, tmp_path: Path
+) -> None:
     env = cli_env(tmp_path, sandbox.base_url, sandbox.api_key)
     warehouse = Warehouse(tmp_path / "warehouse.duckdb")
 
@@ -129,11 +133,12 @@ def test_a_valid_partition_and_range_go_through_to_dagster(sandbox, tmp_path: Pa
             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert warnings_in(out.stdout + out.stderr) == [], out.stderr[-3000:]
         return out.stdout
 
-    stdout = run("--partition", "2024-05-03")
-    assert "dagster asset materialize -m stripe_assets.definitions" in stdout
-    day = sandbox.counts(*day_window("2024-05-03"))
+    stdout = run("--partition", busy_day)
+    assert "Running: " in stdout and " launch --assets 'key:\"stripe/*\"' --partition " in stdout
+    day = sandbox.counts(*day_window(busy_day))
     assert warehouse.counts() == {t.name: day[t.name] for t in TABLES}
     assert all(day[t.name] > 0 for t in TABLES)
 
@@ -145,6 +150,6 @@ def test_a_valid_partition_and_range_go_through_to_dagster(sandbox, tmp_path: Pa
     tags = [PARTITION_NAME_TAG, ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG]
     runs = sorted(_runs(tmp_path / "dagster_home"), key=lambda r: r.tags.get(tags[2], ""))
     assert [[r.tags.get(tag) for tag in tags] for r in runs] == [
-        ["2024-05-03", None, None],
+        [busy_day, None, None],
         [None, "2024-05-04", "2024-05-05"],
     ]

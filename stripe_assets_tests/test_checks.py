@@ -37,9 +37,9 @@ def test_every_table_has_its_checks():
     assert AssetCheckKey(AssetKey(["stripe", "payout_transactions"]), PARENT_EXISTS) in keys
 
 
-def test_checks_pass_after_a_load_and_fail_on_broken_rows(sandbox, stripe_env, instance):
+def test_checks_pass_after_a_load_and_fail_on_broken_rows(sandbox, busy_day, stripe_env, instance):
     result = defs.resolve_job_def(JOB_NAME).execute_in_process(
-        instance=instance, partition_key="2024-05-03"
+        instance=instance, partition_key=busy_day
     )
     assert result.success
     evaluations = _evaluations(result)

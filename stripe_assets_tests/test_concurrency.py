@@ -20,6 +20,7 @@ from stripe_assets_tests.conftest import Warehouse, load_window, run_partitions
 
 # 10 days at scale 4: ~1,800 charges, enough pages for the walk to split.
 WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
+BUSY_PAYOUTS = WIDE.replace(volumes={"charges": 100})  # daily payouts of ~400 transactions
 
 
 def _load(sb, tmp_path: Path, settings: StripeSettings, tables=None) -> dict[str, int]:
@@ -144,7 +145,7 @@ def test_default_workers_follow_the_budget(monkeypatch):
 def test_a_long_payout_is_walked_by_several_cursors_exactly():
     """A payout's transactions (no known `created` range) are split open-below: same rows as
     one sequential cursor, each once, by several walkers."""
-    with running_sandbox(WIDE) as sb:
+    with running_sandbox(BUSY_PAYOUTS) as sb:
         client = StripeClient(
             StripeSettings.resolve(
                 api_key=sb.api_key, api_base=sb.base_url, requests_per_second=1000, max_workers=8

@@ -1,4 +1,5 @@
-"""The end-to-end slice: Stripe sandbox over HTTP -> dlt source -> Dagster assets -> DuckDB."""
+"""The end-to-end slice: Stripe sandbox over HTTP -> dlt source -> Dagster assets -> DuckDB,
+for every table of the registry."""
 
 from __future__ import annotations
 
@@ -6,45 +7,50 @@ import math
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import requests
 
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import day_window, run_partitions
+from stripe_assets.sandbox import SandboxConfig, running_sandbox
+from stripe_assets.tables import TABLES, TABLES_BY_NAME
+from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window, run_partitions
+from stripe_assets_tests.sandbox_fixtures import Client
 
-PARENT_TABLES = [t.name for t in TABLES if not t.is_child]
+PARENT_TABLES = [t for t in TABLES if not t.is_child]
 
 
-def _ids_are_unique(warehouse, table: str, key: str = "id") -> bool:
+def _ids_are_unique(warehouse, table: str) -> bool:
+    key = ", ".join(TABLES_BY_NAME[table].primary_key)
+    if not warehouse.has(table):
+        return True
     total, distinct = warehouse.query(
         f"select count(*), count(distinct ({key})) from stripe.{table}"
     )[0]
     return total == distinct
 
 
-def test_partition_rows_equal_ground_truth(sandbox, stripe_env, instance):
-    result = run_partitions(instance, "2024-05-03")
+def test_partition_rows_equal_ground_truth(sandbox, busy_day, stripe_env, instance):
+    result = run_partitions(instance, busy_day)
     assert result.success
-    truth = sandbox.counts(*day_window("2024-05-03"))
+    truth = sandbox.counts(*day_window(busy_day))
     assert stripe_env.counts() == {t.name: truth[t.name] for t in TABLES}
-    assert all(truth[t.name] > 0 for t in TABLES), "the sandbox day should exercise every table"
-    gte, lt = day_window("2024-05-03")
+    assert all(truth[t.name] > 0 for t in TABLES)
+    gte, lt = day_window(busy_day)
     for table in PARENT_TABLES:
+        created = table.created_field
         outside = stripe_env.query(
-            f"select count(*) from stripe.{table} "
-            f"where created < to_timestamp({gte}) or created >= to_timestamp({lt})"
+            f"select count(*) from stripe.{table.name} "
+            f"where {created} < to_timestamp({gte}) or {created} >= to_timestamp({lt})"
         )[0][0]
-        assert outside == 0, table
+        assert outside == 0, table.name
 
 
-def test_rerunning_a_partition_changes_no_count(sandbox, stripe_env, instance):
-    run_partitions(instance, "2024-05-02")
+def test_rerunning_a_partition_changes_no_count(sandbox, busy_day, stripe_env, instance):
+    run_partitions(instance, busy_day)
     first = stripe_env.counts()
-    run_partitions(instance, "2024-05-02")
+    run_partitions(instance, busy_day)
     assert stripe_env.counts() == first
-    assert _ids_are_unique(stripe_env, "charges")
-    assert _ids_are_unique(stripe_env, "invoice_line_items", "invoice, id")
-    assert _ids_are_unique(stripe_env, "payout_transactions", "payout_id, id")
+    assert all(_ids_are_unique(stripe_env, t.name) for t in TABLES)
 
 
 def test_older_partition_after_newer_loads_fully(sandbox, stripe_env, instance):
@@ -76,50 +82,47 @@ def test_selecting_only_invoice_line_items(sandbox, stripe_env, instance):
         assert not stripe_env.has(other) or stripe_env.count(other) == 0
 
 
-def test_requests_made_are_the_minimum(sandbox, stripe_env, instance):
-    """Pages of 100; child calls only where the embedded list has more, and one walk per
-    automatic payout (Stripe refuses balance history for manual payouts)."""
-    gte, lt = day_window("2024-05-01", days=3)
-    truth = sandbox.counts(gte, lt)
-    sandbox.reset_stats()
-    run_partitions(instance, "2024-05-01", "2024-05-03")
-    made = _requests_by_endpoint(sandbox.stats())
-
-    def pages(n: int) -> int:
-        return max(1, math.ceil(n / 100))
-
-    for table, path in [
-        ("charges", "/v1/charges"),
-        ("customers", "/v1/customers"),
-        ("invoices", "/v1/invoices"),
-        ("subscriptions", "/v1/subscriptions"),
-        ("payouts", "/v1/payouts"),
-    ]:
-        assert made.get(path, 0) == pages(truth[table]), path
-    lines = _children_per_parent(stripe_env, "invoice_line_items", "invoice")
-    items = _children_per_parent(stripe_env, "subscription_items", "subscription")
-    txns = _children_per_parent(stripe_env, "payout_transactions", "payout_id")
-    automatic = [p for (p,) in stripe_env.query("select id from stripe.payouts where automatic")]
-    assert made.get("/v1/invoices/{id}/lines", 0) == sum(
-        math.ceil((n - 10) / 100) for n in lines.values() if n > 10
-    )
-    assert made.get("/v1/subscription_items", 0) == sum(
-        math.ceil((n - 10) / 100) for n in items.values() if n > 10
-    )
-    assert made.get("/v1/balance_transactions", 0) == sum(pages(txns.get(p, 0)) for p in automatic)
-    assert any(n > 10 for n in lines.values()), "the window should hold an invoice with > 10 lines"
-    assert automatic, "the window should hold an automatic payout"
+def test_a_list_without_created_filter_loads_an_old_and_a_recent_day(
+    warehouse, instance, monkeypatch
+):
+    """Credit notes: Stripe's list takes no `created`, so a partition walks it newest first
+    and stops at the first page older than its day; an old day costs every newer page."""
+    names = ["credit_notes", "credit_note_line_items"]
+    cfg = SandboxConfig(
+        seed=7, start=SANDBOX_START, end=SANDBOX_END, volumes={"credit_notes": 1.0}
+    )  # a credit note for every finalized invoice: over 100, more than a page
+    with running_sandbox(cfg) as sandbox:
+        monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
+        monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+        c = Client(sandbox.base_url, sandbox.api_key)
+        newest_first = [cn["created"] for cn in c.walk("/v1/credit_notes")]
+        c.close()
+        days = _days_with(sandbox, "credit_notes")
+        old, recent = days[0], days[-1]
+        requests_made = {}
+        for day in (recent, old):
+            sandbox.reset_stats()
+            assert run_partitions(instance, day, select=names).success
+            requests_made[day] = sandbox.stats()["by_path"]["/v1/credit_notes"]["total"]
+            gte = day_window(day)[0]
+            # the pages up to the first object older than the day (or the list's end)
+            newer = sum(1 for created in newest_first if created >= gte)
+            assert requests_made[day] == max(1, math.ceil(
+                (newer + (newer < len(newest_first))) / 100
+            )), day  # fmt: skip
+        truth = {n: sum(sandbox.counts(*day_window(d))[n] for d in (old, recent)) for n in names}
+    assert {n: warehouse.count(n) for n in names} == truth
+    assert len(newest_first) > 100 and requests_made[old] > requests_made[recent]
 
 
-def _children_per_parent(warehouse, table: str, column: str) -> dict[str, int]:
-    if not warehouse.has(table):
-        return {}
-    return dict(warehouse.query(f"select {column}, count(*) from stripe.{table} group by 1"))
-
-
-def _requests_by_endpoint(stats: dict) -> dict[str, int]:
-    """Total /v1 requests per path template from the sandbox's stats."""
-    return {path: by_status["total"] for path, by_status in stats["by_path"].items()}
+def _days_with(sandbox, table: str) -> list[str]:
+    out = []
+    day = date.fromisoformat(SANDBOX_START)
+    while day.isoformat() < SANDBOX_END:
+        if sandbox.counts(*day_window(day.isoformat()))[table]:
+            out.append(day.isoformat())
+        day += timedelta(days=1)
+    return out
 
 
 def test_code_location_loads_with_no_key(tmp_path):
@@ -133,11 +136,13 @@ def test_code_location_loads_with_no_key(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_a_wrong_key_fails_clearly_without_echoing_it(sandbox, warehouse, instance, monkeypatch):
+def test_a_wrong_key_fails_clearly_without_echoing_it(
+    sandbox, busy_day, warehouse, instance, monkeypatch
+):
     wrong = "sk_test_definitelyWrongKey123456"
     monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
     monkeypatch.setenv("STRIPE_API_KEY", wrong)
-    result = run_partitions(instance, "2024-05-03", raise_on_error=False)
+    result = run_partitions(instance, busy_day, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = str(failure.event_specific_data.error)

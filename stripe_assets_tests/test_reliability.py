@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -369,17 +370,11 @@ def test_children_of_a_parent_deleted_mid_run_are_skipped_and_logged(
 ) -> None:
     """The run succeeds; the deleted invoice's remaining lines are skipped and the skip is
     logged; every other table and every other invoice's lines load in full."""
-    day = "2024-05-07"
-    gte, lt = day_window(day)
     client = _client(sandbox.base_url, sandbox.api_key)
-    invoices = [
-        i
-        for page in client.iter_pages(
-            "/v1/invoices", {"created[gte]": gte, "created[lt]": lt}, table="invoices"
-        )
-        for i in page
-    ]
-    gone = next(i for i in invoices if i["lines"]["has_more"])
+    every = [i for page in client.iter_pages("/v1/invoices", table="invoices") for i in page]
+    gone = next(i for i in reversed(every) if i["lines"]["has_more"])  # the oldest such
+    day = datetime.fromtimestamp(gone["created"], UTC).strftime("%Y-%m-%d")
+    gte, lt = day_window(day)
     gone_lines = sum(len(p) for p in client.iter_pages(
         f"/v1/invoices/{gone['id']}/lines", table="invoice_line_items"))  # fmt: skip
     handler = type("Proxy", (_DeletingProxy,), {"upstream": sandbox.base_url, "gone": gone["id"]})

@@ -13,6 +13,7 @@ import pytest
 
 from stripe_assets.sandbox import running_sandbox
 from stripe_assets.sandbox.cli import build_parser, config_from_args, parse_faults
+from stripe_assets.sandbox.runner import cli_args
 from stripe_assets_tests.sandbox_fixtures import Client, small_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,9 +107,13 @@ def test_cli_arguments_map_to_config() -> None:
             "--retry-after",
             "2",
             "--should-retry-header",
+            "--volume",
+            "charges=60, refunds=0.1",
         ]
     )
     cfg = config_from_args(args)
+    assert cfg.volumes == {"charges": 60.0, "refunds": 0.1}
+    assert cli_args(cfg)[cli_args(cfg).index("--volume") + 1] == "charges=60.0,refunds=0.1"
     assert (cfg.scale, cfg.latency_ms, cfg.jitter_ms, cfg.rate_limit) == (2.5, 20, 5, 30)
     assert cfg.faults["drop"] == 0.01 and cfg.faults["500"] == pytest.approx(0.01)
     assert cfg.retry_after == 2 and cfg.should_retry_header
@@ -118,3 +123,5 @@ def test_cli_arguments_map_to_config() -> None:
         from stripe_assets.sandbox.cli import main
 
         main(["--faults", "nosuchfault=0.5", "--port", "0"])
+    with pytest.raises(SystemExit, match="unknown volume 'widgets'"):
+        main(["--volume", "widgets=3", "--port", "0"])

@@ -7,6 +7,7 @@ from typing import Any
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.sandbox.data import generate
 from stripe_assets.sandbox.ids import IdCodec
+from stripe_assets.tables import TABLES
 from stripe_assets_tests.sandbox_fixtures import Client, small_config
 
 
@@ -40,19 +41,10 @@ def test_scale_multiplies_volume() -> None:
 
 def test_scale_one_is_a_modest_size() -> None:
     d = generate(SandboxConfig(seed=42, start="2024-04-01", end="2024-05-01"))
-    top = sum(
-        len(d.tables[k])
-        for k in (
-            "customers",
-            "charges",
-            "invoices",
-            "subscriptions",
-            "payouts",
-            "balance_transactions",
-        )
-    )
-    assert 100 * 30 <= top <= 200 * 30
-    txns = [d.payout_txns.count[p] for p in range(len(d.payouts))]
+    top = sum(len(d.of(t.name)) for t in TABLES if not t.is_child)
+    assert 100 * 30 <= top <= 400 * 30
+    payouts = d.rels["payout_transactions"]
+    txns = [payouts.count(p) for p in range(len(d.of("payouts")))]
     assert min(txns) == 0 and max(txns) >= 200
 
 
@@ -90,5 +82,7 @@ def test_links_between_objects() -> None:
             assert sub["items"]["total_count"] == inv["lines"]["total_count"]
         for inv in invoices[:40]:
             lines = c.walk(f"/v1/invoices/{inv['id']}/lines")
-            assert sum(li["amount"] for li in lines) == inv["total"]
+            discounts = sum(d["amount"] for li in lines for d in li["discount_amounts"])
+            assert sum(li["amount"] for li in lines) == inv["subtotal"]
+            assert inv["subtotal"] - discounts == inv["total"]
         c.close()

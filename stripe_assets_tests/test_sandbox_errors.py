@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
+from stripe_assets.sandbox import spec
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 from stripe_assets_tests.sandbox_fixtures import (  # noqa: F401  (pytest fixtures)
     Client,
     module_sandbox,
@@ -171,3 +174,38 @@ def test_balance_history_of_a_manual_payout_is_refused_like_stripe(client: Clien
     assert err["param"] == "payout"
     assert "automatic" in err["message"]
     assert client.ok("/v1/balance_transactions", {"payout": automatic[0]["id"]})["object"] == "list"
+
+
+LISTS = [t for t in TABLES if "{" not in t.path]
+
+
+@pytest.mark.parametrize("entry", LISTS, ids=lambda t: t.name)
+def test_each_list_takes_exactly_the_parameters_stripes_spec_gives_it(
+    client: Client, entry: StripeTable
+) -> None:
+    params = dict(entry.params)
+    if entry.child:  # a child list filtered by its parent needs one
+        params |= {k: v.replace("{id}", "x") for k, v in entry.child.params.items()}
+    allowed = spec.operations()[entry.path].params
+    status, err = error(client, entry.path, {**params, "colour": "blue"})
+    assert (status, err["message"], err["param"]) == (
+        400,
+        "Received unknown parameter: colour",
+        "colour",
+    )
+    status, _, body = client.get(entry.path, {**params, "created[gte]": 1})
+    if "created" in allowed:
+        assert status in (200, 400) and "unknown parameter" not in json.dumps(body)
+    else:
+        assert (status, body["error"]["message"]) == (400, "Received unknown parameter: created")
+
+
+@pytest.mark.parametrize("entry", [t for t in TABLES if "{" in t.path], ids=lambda t: t.name)
+def test_child_lists_refuse_filters_they_do_not_take(client: Client, entry: StripeTable) -> None:
+    assert entry.child is not None
+    parent = TABLES_BY_NAME[entry.child.parent]
+    one = client.ok(parent.path, {**parent.params, "limit": 1})["data"][0]
+    path = entry.path.replace("{id}", one["id"])
+    for param in ("created", "customer", "colour"):
+        status, err = error(client, path, {param: "1"})
+        assert (status, err["message"]) == (400, f"Received unknown parameter: {param}")

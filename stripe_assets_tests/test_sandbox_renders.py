@@ -154,9 +154,14 @@ def test_state_changes_show_in_pages_already_served(sb: Any, c: Client) -> None:
         ]
     )
     new_inv, new_sub = (r["id"] for r in res["results"])
-    newest = c.ok("/v1/invoices", {"limit": 1})["data"][0]
-    assert newest["id"] == new_inv and newest["lines"]["total_count"] == 12
-    embedded_ok(c, newest)
+    newest = c.ok("/v1/invoices", {"limit": 2})["data"]
     sub = c.ok(f"/v1/subscriptions/{new_sub}")
+    # the subscription's first invoice comes with it, as in Stripe
+    assert {x["id"] for x in newest} == {new_inv, sub["latest_invoice"]}
+    created = c.ok(f"/v1/invoices/{new_inv}")
+    assert created["lines"]["total_count"] == 12
+    embedded_ok(c, created)
+    first = c.ok(f"/v1/invoices/{sub['latest_invoice']}")
+    assert first["subscription"] == new_sub and first["lines"]["total_count"] == 3
     assert sub["items"]["total_count"] == 3
     embedded_ok(c, sub)

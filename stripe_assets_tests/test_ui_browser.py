@@ -1,8 +1,9 @@
-"""The browser test: `dagster dev` on loopback, driven by headless Chromium through Playwright.
+"""The browser test: `dg dev` on loopback, driven by headless Chromium through Playwright.
 
 Sees the `stripe` group's eight assets and three lineage edges on the asset graph, launches one
 partition from the "Materialize all" dialog, follows the run page to success and checks the
-rows in DuckDB against the sandbox's ground truth. Screenshots land in `test-artifacts/`.
+rows in DuckDB against the sandbox's ground truth, and that `dg dev` printed no warning.
+Screenshots land in `test-artifacts/`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import requests
 
 from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import Warehouse, day_window
+from stripe_assets_tests.needs import unavailable
+from stripe_assets_tests.test_readme_commands import warnings_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -38,7 +41,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-PARTITION = "2024-05-03"
 SERVER_START_TIMEOUT_S = 180
 RUN_TIMEOUT_MS = 180_000
 UI_TIMEOUT_MS = 60_000
@@ -99,7 +101,7 @@ def _tail(path: Path, lines: int = 40) -> str:
 @contextlib.contextmanager
 def _sigint_not_ignored() -> Iterator[None]:
     """Children inherit an ignored SIGINT (e.g. pytest started in the background by a shell);
-    `dagster dev` stops on SIGINT only, so make sure it can receive it."""
+    `dg dev` stops on SIGINT only, so make sure it can receive it."""
     previous = signal.getsignal(signal.SIGINT)
     if previous is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -130,14 +132,14 @@ def _wait_until_serving(server: DevServer) -> None:
     """Poll `/server_info`, then GraphQL until the code location's assets are loaded."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
-        assert server.process.poll() is None, f"dagster dev exited:\n{_tail(server.log)}"
+        assert server.process.poll() is None, f"dg dev exited:\n{_tail(server.log)}"
         with contextlib.suppress(requests.RequestException, AssertionError):
             requests.get(f"{server.url}/server_info", timeout=5).raise_for_status()
             if server.graphql("{ assetNodes { id } }")["assetNodes"]:
                 return
         time.sleep(1)
     raise AssertionError(
-        f"dagster dev not serving after {SERVER_START_TIMEOUT_S}s:\n{_tail(server.log)}"
+        f"dg dev not serving after {SERVER_START_TIMEOUT_S}s:\n{_tail(server.log)}"
     )
 
 
@@ -152,7 +154,7 @@ def _session(sid: int) -> list[psutil.Process]:
 
 
 def _stop(server: DevServer) -> None:
-    """SIGINT by pid (how `dagster dev` wants to stop), then SIGKILL the group as a last
+    """SIGINT by pid (how `dg dev` wants to stop), then SIGKILL the group as a last
     resort; record (and kill) any process of its session still alive."""
     process = server.process
     try:
@@ -164,7 +166,7 @@ def _stop(server: DevServer) -> None:
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            server.leftovers.append(f"dagster dev (pid {process.pid}) ignored SIGINT for 60s")
+            server.leftovers.append(f"dg dev (pid {process.pid}) ignored SIGINT for 60s")
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
     remaining = {p.pid: p for p in [*tree, *_session(process.pid)]}
@@ -176,10 +178,10 @@ def _stop(server: DevServer) -> None:
 
 
 @contextlib.contextmanager
-def dagster_dev(env: dict[str, str], log: Path) -> Iterator[DevServer]:
+def dg_dev(env: dict[str, str], log: Path) -> Iterator[DevServer]:
+    """`dg dev` in the repository root (the project's [tool.dg]), as the README runs it."""
     port = _free_port()
-    dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)]
+    command = [str(Path(sys.executable).with_name("dg")), "dev", "-h", "127.0.0.1", "-p", str(port)]
     with log.open("wb") as out, _sigint_not_ignored():
         process = subprocess.Popen(
             command, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT,
@@ -206,10 +208,7 @@ def _drawn_edges(page, timeout_s: float = 60) -> list[tuple[str, str]]:
 @pytest.fixture
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} missing: apt-get install chromium chromium-driver (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} missing: apt-get install chromium chromium-driver (.ci/run does)")
     return CHROMIUM
 
 
@@ -223,6 +222,7 @@ def _dev_env(sandbox, dagster_home: Path, warehouse: Warehouse) -> dict[str, str
         DAGSTER_HOME=str(dagster_home),
         DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
         PYTHONUNBUFFERED="1",
+        VIRTUAL_ENV=sys.prefix,  # `source .venv/bin/activate`
     )
     return env
 
@@ -254,7 +254,7 @@ def _see_graph(page, server: DevServer) -> None:
         expect(page.get_by_text(mart, exact=True).first).to_be_visible()
 
 
-def _launch_partition(page) -> None:
+def _launch_partition(page, partition: str) -> None:
     """The graph's "Materialize all" -> partition dialog -> one partition -> launch."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect
@@ -267,7 +267,7 @@ def _launch_partition(page) -> None:
     if show_all.is_visible():
         show_all.click()
     keys = dialog.locator("input[type=text]").first
-    keys.fill(PARTITION)
+    keys.fill(partition)
     keys.press("Enter")
     selected = dialog.get_by_text("1 partition", exact=True)
     expect(selected).to_be_visible(timeout=UI_TIMEOUT_MS)
@@ -275,13 +275,13 @@ def _launch_partition(page) -> None:
     dialog.get_by_role("button", name="Launch 1 run").click()
 
 
-def _follow_run(page) -> str:
+def _follow_run(page, partition: str) -> str:
     """From the "Launched run" toast to the run page, until its status tag is final."""
     from playwright.sync_api import expect
 
     page.locator("[data-sonner-toast] a[href^='/runs/']").click()
     page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}$"))
-    expect(page.get_by_text(f"partition: {PARTITION}")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text(f"partition: {partition}")).to_be_visible(timeout=UI_TIMEOUT_MS)
     status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
     status.wait_for(timeout=RUN_TIMEOUT_MS)
     page.screenshot(path=SHOTS["run"])
@@ -291,7 +291,9 @@ def _follow_run(page) -> str:
     return page.url.rsplit("/", 1)[-1]
 
 
-def test_materialize_one_partition_from_the_ui(sandbox, warehouse, tmp_path, chromium_path):
+def test_materialize_one_partition_from_the_ui(
+    sandbox, busy_day, warehouse, tmp_path, chromium_path
+):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -300,11 +302,11 @@ def test_materialize_one_partition_from_the_ui(sandbox, warehouse, tmp_path, chr
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    log = ARTIFACTS / "ui_browser_dagster_dev.log"
+    log = ARTIFACTS / "ui_browser_dg_dev.log"
     started = time.monotonic()
     timings: dict[str, float] = {}
 
-    with dagster_dev(_dev_env(sandbox, dagster_home, warehouse), log) as server:
+    with dg_dev(_dev_env(sandbox, dagster_home, warehouse), log) as server:
         timings["server_ready_s"] = time.monotonic() - started
 
         # What the graph draws, as the UI's own GraphQL API reports it.
@@ -320,22 +322,23 @@ def test_materialize_one_partition_from_the_ui(sandbox, warehouse, tmp_path, chr
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-            # Tall enough for the group's nodes and the marts' links beside them (the graph
-            # renders only what is in view).
-            page = browser.new_page(viewport={"width": 1600, "height": 2400})
+            # The lineage graph draws only the nodes in view: tall enough for every table
+            # (and the links to the marts beside them).
+            height = max(1200, 220 * len(EXPECTED_ASSETS))
+            page = browser.new_page(viewport={"width": 1600, "height": height})
             page.set_default_timeout(UI_TIMEOUT_MS)
             try:
                 _see_graph(page, server)
                 timings["graph_seen_s"] = time.monotonic() - started
-                _launch_partition(page)
+                _launch_partition(page, busy_day)
                 launched_at = time.monotonic()
-                run_id = _follow_run(page)
+                run_id = _follow_run(page, busy_day)
                 timings["run_s"] = time.monotonic() - launched_at
                 page_html = page.content()
             except Exception as exc:
                 with contextlib.suppress(Exception):
                     page.screenshot(path=FAILURE_SHOT)
-                exc.add_note(f"screenshot: {FAILURE_SHOT}; dagster dev log: {log}")
+                exc.add_note(f"screenshot: {FAILURE_SHOT}; dg dev log: {log}")
                 raise
             finally:
                 browser.close()
@@ -345,14 +348,15 @@ def test_materialize_one_partition_from_the_ui(sandbox, warehouse, tmp_path, chr
     timings["total_s"] = time.monotonic() - started
 
     assert server.leftovers == [], f"processes left after SIGINT: {server.leftovers}"
+    assert warnings_in(log.read_text(errors="replace")) == [], f"warnings in {log}"
     assert run["status"] == "SUCCESS", f"see {SHOTS['run']} and {log}"
     tags = {t["key"]: t["value"] for t in run["tags"]}
-    assert tags.get("dagster/partition") == PARTITION
+    assert tags.get("dagster/partition") == busy_day
     assert tags.get("dagster/from_ui") == "true"
     assert sandbox.api_key not in page_html
     assert sandbox.api_key not in str(events)
 
-    truth = sandbox.counts(*day_window(PARTITION))
+    truth = sandbox.counts(*day_window(busy_day))
     assert all(truth[name] > 0 for name in EXPECTED_ASSETS), "the day should fill every table"
     rows = warehouse.counts()
     assert rows == {t.name: truth[t.name] for t in TABLES}, (

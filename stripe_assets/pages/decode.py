@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from stripe_assets.pages.arrow import ArrowPages
-from stripe_assets.tables import TABLES_BY_NAME, embedded_fields_of
+from stripe_assets.tables import TABLES_BY_NAME, created_field_of, embedded_fields_of
 
 Row = dict[str, Any]
 ChildTodo = tuple[str, str | None]
@@ -26,18 +26,21 @@ class MalformedPage(ValueError):
 class PageJob:
     """What to make of a page: the rows of `table` as Arrow; for a parent, also its
     children's share (`kids`); for a child list, `tag` = (column, parent id) added to each
-    row. `known_json`: per table, the columns the run already stores as JSON text."""
+    row. `known_json`: per table, the columns the run already stores as JSON text.
+    `window` = (gte, lt): keep only rows created in it (a list Stripe cannot filter by
+    `created`; the page's first/last `created` still describe the whole page)."""
 
     table: str
     kids: tuple[str, ...] = ()
     tag: tuple[str, str] | None = None
     known_json: tuple[tuple[str, frozenset[str]], ...] = ()
+    window: tuple[int | None, int | None] | None = None
 
 
 @dataclass
 class DecodedPage:
     """A checked list page: what the cursor needs, and the objects (as Arrow for a job, as
-    dicts without one)."""
+    dicts without one). `count` is the rows kept (all but those outside a job's `window`)."""
 
     count: int
     has_more: bool
@@ -109,17 +112,21 @@ def decode_page(body: bytes, job: PageJob | None = None) -> DecodedPage:
     """Parse and check a page; with a job, convert it (see PageJob)."""
     rows, has_more = parse_list_page(body)
     first, last = (rows[0], rows[-1]) if rows else ({}, {})
+    created = created_field_of(job.table) if job is not None else "created"
     page = DecodedPage(
         count=len(rows),
         has_more=has_more,
         first_id=first.get("id"),
         last_id=last.get("id"),
-        first_created=first.get("created"),
-        last_created=last.get("created"),
+        first_created=first.get(created),
+        last_created=last.get(created),
     )
     if job is None:
         page.rows = rows
         return page
+    if job.window is not None:
+        rows = _within(rows, created, *job.window)
+        page.count = len(rows)
     known = dict(job.known_json)
     if job.tag is not None:
         column, parent_id = job.tag
@@ -129,6 +136,12 @@ def decode_page(body: bytes, job: PageJob | None = None) -> DecodedPage:
     for kid in job.kids:
         _split_child(kid, rows, known, page)
     return page
+
+
+def _within(rows: list[Row], created: str, gte: int | None, lt: int | None) -> list[Row]:
+    lo = -(1 << 62) if gte is None else gte
+    hi = 1 << 62 if lt is None else lt
+    return [row for row in rows if lo <= (row.get(created) or 0) < hi]
 
 
 def _convert(table: str, rows: list[Row], known: dict[str, frozenset[str]], page: DecodedPage):

@@ -12,6 +12,7 @@ bytecode caches), and forking a process with live threads is unsafe. A worker he
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import os
@@ -25,9 +26,10 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
+from stripe_assets import tables
 from stripe_assets.pages.cpu import page_work
 from stripe_assets.pages.decode import DecodedPage, PageJob, decode_page
-from stripe_assets.pages.worker import READY, read_frame, write_frame
+from stripe_assets.pages.worker import READY, REGISTERED_ENV, read_frame, write_frame
 
 # Workers stop after this long without a page (the run went on to normalize and load), and
 # start again on the next page.
@@ -60,6 +62,8 @@ class PageWorker:
     def __init__(self) -> None:
         path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
         env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_WORKERS}
+        if tables.REGISTERED:  # tables added at run time: the worker registers them too
+            env[REGISTERED_ENV] = base64.b64encode(pickle.dumps(tables.REGISTERED)).decode()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stripe_assets.pages.worker"],
             stdin=subprocess.PIPE,

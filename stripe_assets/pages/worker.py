@@ -7,6 +7,7 @@ so it starts in a fraction of a second.
 
 from __future__ import annotations
 
+import base64
 import gc
 import os
 import pickle
@@ -19,6 +20,8 @@ from stripe_assets.pages.memory import BULK_GC_THRESHOLDS, bound_allocators, rel
 
 HEADER = struct.Struct("!Q")
 READY = b"R"
+REGISTERED_ENV = "STRIPE_ASSETS_REGISTERED_TABLES"
+"""Tables the run registered at run time (`tables.register`), pickled and base64-encoded."""
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
@@ -44,6 +47,11 @@ def main() -> None:
     sys.stdout = sys.stderr  # nothing but answers on the answer pipe
     bound_allocators()
     gc.set_threshold(*BULK_GC_THRESHOLDS)
+    registered = os.environ.get(REGISTERED_ENV)
+    if registered:
+        from stripe_assets.tables import register
+
+        register(*pickle.loads(base64.b64decode(registered)))
     write_frame(answers, READY)
     while (frame := read_frame(requests)) is not None:
         body, job = pickle.loads(frame)

@@ -1,61 +1,68 @@
 """``/_sandbox/*``: ground-truth counts, stats, runtime config, the clock and mutations.
 
-Mutations change objects the way Stripe would and append the matching events:
+Counts follow from the registry: per table, the objects its list (with the entry's fixed
+parameters) returns for a ``created`` window; per child table, the children of those parents.
 
-``POST /_sandbox/mutate`` with ``{"actions": [{"op": ..., "resource": ..., "id": ...}, ...]}``
-and/or ``{"random": N}``. Ops: ``create``, ``update`` (``changes`` = top-level fields such as
-``metadata``, ``description``, ``name``, ``email``), ``delete`` (customers, canceling their
-subscriptions), ``refund`` (charges), ``pay`` / ``void`` (invoices), ``cancel``
-(subscriptions), ``random``.
+Mutations change objects the way Stripe would and append the matching events (the registry
+gives each table's event types):
+
+``POST /_sandbox/mutate`` with ``{"actions": [{"op": ..., "resource": <table>, "id": ...},
+...]}`` and/or ``{"random": N}``. Ops for every top-level table: ``create`` (a new object now,
+with its references), ``update`` (``changes`` = top-level fields such as ``metadata``,
+``description``, ``name``, ``email``), ``delete`` (tables Stripe deletes from: customers,
+whose subscriptions are canceled first, invoices, invoice items). Also ``refund`` (charges:
+a refund object, its balance transaction), ``pay`` / ``void`` (invoices), ``cancel``
+(subscriptions), ``settle`` (balance transactions: pending -> available, without an event, as
+Stripe does), ``random``.
 """
 
 from __future__ import annotations
 
 import random
-from itertools import compress
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
+
+from .api import ListParams
 from .config import RUNTIME_FIELDS
-from .data import CHARGE_STATUS, INVOICE_STATUS, PAYOUT_STATUS, SUB_STATUS, fee_for, mix
 from .errors import ApiError
-from .store import Table
+from .store import EMBEDDED_LIMIT, ROW_MASK, Table
+from .world import mix
 
 if TYPE_CHECKING:
     from .core import Sandbox
 
 API_VERSION = b"2022-11-15"
 UPDATABLE = {"metadata", "description", "name", "email", "phone"}
-RANDOM_OPS = (
-    ("customers", "update", 18),
-    ("customers", "create", 10),
-    ("customers", "delete", 3),
-    ("charges", "create", 20),
-    ("charges", "refund", 5),
-    ("charges", "update", 4),
-    ("invoices", "create", 8),
-    ("invoices", "pay", 8),
-    ("invoices", "update", 3),
-    ("invoices", "void", 1),
-    ("subscriptions", "create", 6),
-    ("subscriptions", "update", 5),
-    ("subscriptions", "cancel", 5),
-    ("payouts", "create", 2),
-    ("payouts", "update", 2),
-)
-EVENT_PREFIX = {
-    "customers": "customer",
-    "charges": "charge",
-    "invoices": "invoice",
-    "subscriptions": "customer.subscription",
-    "payouts": "payout",
+SPECIAL_OPS = {
+    ("charges", "refund"): 5,
+    ("invoices", "pay"): 8,
+    ("invoices", "void"): 1,
+    ("subscriptions", "cancel"): 5,
 }
+CREATE_WEIGHT = {"customers": 10, "charges": 20, "invoices": 8, "subscriptions": 6}
+UPDATE_WEIGHT = {"customers": 18, "charges": 4, "invoices": 3, "subscriptions": 5}
 
 
 def _json(status: int, obj: Any) -> tuple[int, bytes]:
     return status, orjson.dumps(obj)
+
+
+def _pages(n: int) -> int:
+    return max(1, -(-n // 100))
+
+
+def _opt_int(params: dict[str, str], key: str) -> int | None:
+    if key not in params or params[key] == "":
+        return None
+    try:
+        return int(params[key])
+    except ValueError:
+        raise ValueError(f"{key} must be an integer") from None
 
 
 class Admin:
@@ -63,8 +70,9 @@ class Admin:
 
     def __init__(self, sb: Sandbox) -> None:
         self.sb = sb
-        self.d = sb.data
+        self.w = sb.data
         self.rng = random.Random(mix(sb.cfg.seed, 0xAC71))
+        self.random_ops = self._random_ops()
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -84,6 +92,12 @@ class Admin:
                 gte = _opt_int(params, "created[gte]")
                 lt = _opt_int(params, "created[lt]")
                 return _json(200, self.counts(gte, lt))
+            if route == "/_sandbox/requests" and method == "GET":
+                params = dict(parse_qsl(query))
+                gte = _opt_int(params, "created[gte]")
+                lt = _opt_int(params, "created[lt]")
+                only = params.get("tables")
+                return _json(200, self.minimum_requests(gte, lt, only.split(",") if only else None))
             if route == "/_sandbox/stats" and method == "GET":
                 return _json(200, self.sb.stats.snapshot())
             if route == "/_sandbox/stats/reset" and method == "POST":
@@ -120,26 +134,84 @@ class Admin:
 
     # -- read-only views -----------------------------------------------------------------------
 
+    def listed(self, entry: StripeTable, gte: int | None, lt: int | None) -> list[int]:
+        """Rows the entry's list (with its fixed parameters) returns for a created window."""
+        table = self.w.of(entry.name)
+        pred = self.sb.api._filter(table, entry, ListParams(extra=dict(entry.params)))
+        rows = table.rows_in(gte, lt)
+        return [r for r in rows if pred(r)] if pred is not None else list(rows)
+
     def counts(self, gte: int | None, lt: int | None) -> dict[str, int]:
-        """Current-state counts for ``gte <= created < lt`` (children by parent's created)."""
-        d = self.d
-        inv = d.invoices.rows_in(gte, lt)
-        subs = d.subscriptions.rows_in(gte, lt)
-        pos = d.payouts.rows_in(gte, lt)
+        """Ground truth per registry table for ``gte <= created < lt`` (children by their
+        parent's created), and the events retained in the window."""
+        out: dict[str, int] = {}
+        parents: dict[str, list[int]] = {}
+        for entry in TABLES:
+            if entry.child is None:
+                parents[entry.name] = self.listed(entry, gte, lt)
+                out[entry.name] = len(parents[entry.name])
+        for entry in TABLES:
+            link = entry.child
+            if link is None:
+                continue
+            rel = self.w.rels[entry.name]
+            rows = parents[link.parent]
+            if link.parent_filter is not None:
+                name, value = link.parent_filter
+                col = rel.parent.cols[name]
+                rows = [r for r in rows if col[r] == value]
+            out[entry.name] = rel.total(rows)
         floor = self.sb.retention_floor()
         ev_gte = floor if gte is None else max(gte, floor)
-        return {
-            "charges": d.charges.count(gte, lt),
-            "customers": d.customers.count(gte, lt),
-            "invoices": len(inv),
-            "invoice_line_items": d.invoice_lines.total(inv),
-            "subscriptions": len(subs),
-            "subscription_items": d.sub_items.total(subs),
-            "payouts": len(pos),
-            "payout_transactions": d.payout_txns.total(pos),
-            "balance_transactions": d.txns.count(gte, lt),
-            "events": d.events.bounds(ev_gte, lt)[1] - d.events.bounds(ev_gte, lt)[0],
-        }
+        lo, hi = self.w.events.bounds(ev_gte, lt)
+        out["events"] = hi - lo
+        return out
+
+    def minimum_requests(
+        self, gte: int | None, lt: int | None, tables: list[str] | None = None
+    ) -> dict[str, int]:
+        """Per path template, the fewest requests that load every table for a window: pages
+        of 100 per list (a list without `created` from its newest object down to the first
+        one older than the window), a child request only beyond an embedded first page of 10,
+        one walk per parent otherwise, and one page of deletion events."""
+        need: dict[str, int] = {"/v1/events": 1}
+        parents: dict[str, list[int]] = {}
+
+        wanted = set(tables) if tables is not None else {t.name for t in TABLES}
+
+        def add(path: str, n: int) -> None:
+            key = re.sub(r"\{\w+\}", "{id}", path)
+            need[key] = need.get(key, 0) + n
+
+        for entry in TABLES:
+            if entry.child is not None:
+                continue
+            rows = parents[entry.name] = self.listed(entry, gte, lt)
+            if entry.name not in wanted:
+                continue
+            if entry.created_filter:
+                add(entry.path, _pages(len(rows)))
+            else:
+                newer = len(self.listed(entry, gte, None))
+                total = len(self.listed(entry, None, None))
+                add(entry.path, _pages(newer + (newer < total)))
+        for entry in TABLES:
+            link = entry.child
+            if link is None or entry.name not in wanted:
+                continue
+            rel = self.w.rels[entry.name]
+            for prow in parents[link.parent]:
+                if link.parent_filter is not None:
+                    name, value = link.parent_filter
+                    if rel.parent.cols[name][prow] != value:
+                        continue
+                n = rel.count(prow)
+                if link.embedded_field:
+                    if n > EMBEDDED_LIMIT:
+                        add(link.path, -(-(n - EMBEDDED_LIMIT) // 100))
+                else:
+                    add(link.path, _pages(n))
+        return need
 
     def config(self) -> dict[str, Any]:
         cfg = self.sb.cfg
@@ -150,7 +222,11 @@ class Admin:
             "start": cfg.start,
             "end": cfg.end,
             "scale": cfg.scale,
+            "volumes": {name: self.w.volume(name) for name in self._generated()},
         }
+
+    def _generated(self) -> list[str]:
+        return [t.name for t in TABLES if not t.is_child and not t.sandbox.per]
 
     def configure(self, changes: dict[str, Any]) -> None:
         unknown = set(changes) - set(RUNTIME_FIELDS)
@@ -167,15 +243,15 @@ class Admin:
         self.sb.faults.update(**changes)
 
     def info(self) -> dict[str, Any]:
-        d = self.d
+        w = self.w
         return {
-            "objects": d.total_objects(),
-            "tables": {k: len(t) for k, t in d.tables.items()} | {"events": len(d.events)},
+            "objects": w.total_objects(),
+            "tables": {k: len(t) for k, t in w.tables.items()} | {"events": len(w.events)},
             "generation_seconds": self.sb.generation_seconds,
             "render_seconds": self.sb.render_seconds,
-            "start_ts": d.start_ts,
-            "end_ts": d.end_ts,
-            "account": d.account_id,
+            "start_ts": w.start,
+            "end_ts": w.end,
+            "account": w.account_id,
             "now": self.sb.clock.now(),
         }
 
@@ -191,34 +267,44 @@ class Admin:
             "events": [e for r in results for e in r["events"]],
         }
 
+    def _random_ops(self) -> list[tuple[str, str, int]]:
+        ops = [(name, "create", weight) for name, weight in CREATE_WEIGHT.items()]
+        ops += [(name, "update", weight) for name, weight in UPDATE_WEIGHT.items()]
+        ops += [(name, op, weight) for (name, op), weight in SPECIAL_OPS.items()]
+        ops += [("customers", "delete", 3), ("payouts", "create", 2), ("payouts", "update", 2)]
+        return ops
+
     def random_action(self) -> dict[str, Any]:
-        ops = RANDOM_OPS
-        resource, op, _ = self.rng.choices(ops, [w for *_, w in ops])[0]
+        resource, op, _ = self.rng.choices(self.random_ops, [w for *_, w in self.random_ops])[0]
         return {"op": op, "resource": resource}
 
     def apply(self, action: dict[str, Any]) -> dict[str, Any]:
         if action.get("op") == "random":
             action = self.random_action()
         op = action.get("op")
-        resource = action.get("resource")
-        if resource not in EVENT_PREFIX:
-            raise ValueError(f"resource must be one of {sorted(EVENT_PREFIX)}, not {resource!r}")
-        table = self.d.tables[resource]
+        name = action.get("resource")
+        entry = TABLES_BY_NAME.get(str(name))
+        if entry is None or entry.is_child:
+            choices = sorted(t.name for t in TABLES if not t.is_child)
+            raise ValueError(f"resource must be one of {choices}, not {name!r}")
+        table = self.w.of(entry.name)
         if op == "create":
-            return getattr(self, f"create_{resource}")(action)
-        row = self._target(table, action, op)
+            return self.create(entry, table, action)
+        row = self._target(entry, table, action, str(op))
         if op == "update":
-            changes = action.get("changes") or self._random_changes(resource)
+            changes = action.get("changes") or self._random_changes(entry)
             bad = set(changes) - UPDATABLE
             if bad:
                 raise ValueError(f"cannot update {sorted(bad)}; updatable: {sorted(UPDATABLE)}")
-            return self._update(table, row, changes, op)
-        handler = getattr(self, f"{op}_{resource}", None)
+            return self._update(entry, table, row, changes)
+        if op == "delete":
+            return self.delete(entry, table, row)
+        handler = getattr(self, f"{op}_{entry.name}", None)
         if handler is None:
-            raise ValueError(f"op {op!r} is not supported for {resource}")
+            raise ValueError(f"op {op!r} is not supported for {entry.name}")
         return handler(row)
 
-    def _target(self, table: Table, action: dict[str, Any], op: str) -> int:
+    def _target(self, entry: StripeTable, table: Table, action: dict[str, Any], op: str) -> int:
         obj_id = action.get("id")
         if obj_id:
             row = table.row_of(obj_id)
@@ -230,30 +316,32 @@ class Admin:
                 raise ApiError(400, f"{table.obj} {obj_id} is deleted")
             return row
         wanted = {
-            ("invoices", "pay"): {INVOICE_STATUS.index("draft"), INVOICE_STATUS.index("open")},
-            ("invoices", "void"): {INVOICE_STATUS.index("draft"), INVOICE_STATUS.index("open")},
-            ("charges", "refund"): {CHARGE_STATUS.index("succeeded")},
-            ("subscriptions", "cancel"): set(range(len(SUB_STATUS))) - {1, 6},
-        }.get((table.name, op))
-        for _ in range(200):
+            ("invoices", "pay"): {"draft", "open"},
+            ("invoices", "void"): {"draft", "open"},
+            ("charges", "refund"): {"succeeded"},
+            ("subscriptions", "cancel"): {"active", "trialing", "past_due", "unpaid", "incomplete"},
+            ("balance_transactions", "settle"): {"pending"},
+        }.get((entry.name, op))
+        status = table.cols.get("status")
+        for _ in range(400):
             if not table.keys:
                 break
-            row = table.keys[self.rng.randrange(len(table.keys))] & ((1 << 30) - 1)
+            row = table.keys[self.rng.randrange(len(table.keys))] & ROW_MASK
             if table.deleted[row]:
                 continue
-            if wanted is not None and table.cols["status"][row] not in wanted:
+            if wanted is not None and (status is None or status[row] not in wanted):
                 continue
-            if op == "refund" and table.cols["refunded"][row]:
+            if op == "refund" and table.cols["amount_refunded"][row] >= table.cols["amount"][row]:
                 continue
             return row
-        raise ApiError(400, f"no {table.name} object suitable for {op}")
+        raise ApiError(400, f"no {entry.name} object suitable for {op}")
 
-    def _random_changes(self, resource: str) -> dict[str, Any]:
+    def _random_changes(self, entry: StripeTable) -> dict[str, Any]:
         n = self.rng.randrange(1_000_000)
         changes: dict[str, Any] = {"metadata": {"sandbox_rev": str(n)}}
-        if resource == "customers" and self.rng.random() < 0.5:
+        if entry.name == "customers" and self.rng.random() < 0.5:
             changes["email"] = f"updated.{n}@example.com"
-        elif resource in ("charges", "invoices", "subscriptions", "payouts"):
+        elif entry.name != "customers":
             changes["description"] = f"Updated #{n}"
         return changes
 
@@ -275,8 +363,10 @@ class Admin:
         table.patches.setdefault(row, {}).update(changes)
         self._refresh(table, row)
 
-    def _event(self, etype: str, obj: bytes, prev: dict[str, Any] | None = None) -> dict:
-        ev = self.d.events
+    def _event(self, etype: str | None, obj: bytes, prev: dict[str, Any] | None = None) -> list:
+        if etype is None:  # Stripe sends no event for this change
+            return []
+        ev = self.w.events
         now = max(self.sb.clock.now(), ev.created[-1] if len(ev) else 0)
         row = ev.next_row()
         eid = ev.id_of(row)
@@ -299,14 +389,14 @@ class Admin:
             ]
         )
         ev.append(now, etype, body)
-        return {"id": eid, "type": etype, "created": now}
+        return [{"id": eid, "type": etype, "created": now}]
 
     def _result(
-        self, op: str, table: Table, row: int, events: list[dict], **extra: Any
+        self, op: str, entry: StripeTable, table: Table, row: int, events: list, **extra: Any
     ) -> dict[str, Any]:
         return {
             "op": op,
-            "resource": table.name,
+            "resource": entry.name,
             "id": table.id_of(row),
             "created": table.created[row],
             "events": events,
@@ -314,112 +404,36 @@ class Admin:
         }
 
     def _changed(
-        self, table: Table, row: int, before: dict[str, Any], types: list[str], op: str
+        self, entry: StripeTable, row: int, before: dict[str, Any], types: list[str], op: str
     ) -> dict[str, Any]:
+        table = self.w.of(entry.name)
         after_bytes = table.render(row)
         after = orjson.loads(after_bytes)
         prev = {k: v for k, v in before.items() if after.get(k) != v}
         events = []
         for etype in types:
-            events.append(
-                self._event(etype, after_bytes, prev if etype.endswith(".updated") else None)
-            )
-        return self._result(op, table, row, events, previous_attributes=prev)
+            events += self._event(etype, after_bytes, prev if etype.endswith(".updated") else None)
+        return self._result(op, entry, table, row, events, previous_attributes=prev)
 
-    def _update(self, table: Table, row: int, changes: dict[str, Any], op: str) -> dict:
+    def _update(
+        self, entry: StripeTable, table: Table, row: int, changes: dict[str, Any]
+    ) -> dict[str, Any]:
         before = self._obj(table, row)
         self._patch(table, row, changes)
-        return self._changed(table, row, before, [f"{EVENT_PREFIX[table.name]}.updated"], op)
+        updated = entry.event("updated")
+        return self._changed(entry, row, before, [updated] if updated else [], "update")
 
-    # per-resource ops
+    # -- creations -----------------------------------------------------------------------------
 
-    def delete_customers(self, row: int) -> dict[str, Any]:
-        """As Stripe: the customer's subscriptions that have not ended are canceled first
-        (``customer.subscription.deleted`` each), then ``customer.deleted``."""
-        t = self.d.customers
-        subs = self.d.subscriptions
-        status, customer = subs.cols["status"], subs.cols["customer"]
-        ended = {SUB_STATUS.index("canceled"), SUB_STATUS.index("incomplete_expired")}
-        mine = compress(range(len(customer)), map(row.__eq__, customer))
-        canceled = [self.cancel_subscriptions(s) for s in mine if status[s] not in ended]
-        obj = t.render(row)
-        t.deleted[row] = 1
-        t.remove_key(row)
-        events = [e for r in canceled for e in r["events"]]
-        return self._result(
-            "delete",
-            t,
-            row,
-            [*events, self._event("customer.deleted", obj)],
-            canceled_subscriptions=[r["id"] for r in canceled],
-        )
+    def _now(self) -> int:
+        return max(self.sb.clock.now(), 0)
 
-    def refund_charges(self, row: int) -> dict[str, Any]:
-        t = self.d.charges
-        c = t.cols
-        if c["status"][row] != 0 or c["refunded"][row] >= c["amount"][row]:
-            raise ApiError(
-                400,
-                f"Charge {t.id_of(row)} has already been refunded or failed.",
-                code="charge_already_refunded",
-            )
-        before = self._obj(t, row)
-        c["refunded"][row] = c["amount"][row]
-        self._refresh(t, row)
-        return self._changed(t, row, before, ["charge.refunded", "charge.updated"], "refund")
-
-    def pay_invoices(self, row: int) -> dict[str, Any]:
-        t = self.d.invoices
-        c = t.cols
-        if c["status"][row] not in (0, 1):
-            raise ApiError(
-                400,
-                f"Invoice {t.id_of(row)} is {INVOICE_STATUS[c['status'][row]]}"
-                "; only draft or open invoices can be paid.",
-                code="invoice_not_editable",
-            )
-        before = self._obj(t, row)
-        events = []
-        if c["total"][row] > 0:
-            charge = self._new_charge(c["customer"][row], c["total"][row], row)
-            c["charge"][row] = charge
-            events.append(self._event("charge.succeeded", self.d.charges.render(charge)))
-        c["status"][row] = INVOICE_STATUS.index("paid")
-        self._refresh(t, row)
-        res = self._changed(
-            t, row, before, ["invoice.updated", "invoice.paid", "invoice.payment_succeeded"], "pay"
-        )
-        res["events"] = events + res["events"]
-        if events:
-            res["created_ids"] = [self.d.charges.id_of(c["charge"][row])]
-        return res
-
-    def void_invoices(self, row: int) -> dict[str, Any]:
-        t = self.d.invoices
-        if t.cols["status"][row] not in (0, 1):
-            raise ApiError(
-                400, "only draft or open invoices can be voided", code="invoice_not_editable"
-            )
-        before = self._obj(t, row)
-        t.cols["status"][row] = INVOICE_STATUS.index("void")
-        self._refresh(t, row)
-        return self._changed(t, row, before, ["invoice.updated", "invoice.voided"], "void")
-
-    def cancel_subscriptions(self, row: int) -> dict[str, Any]:
-        t = self.d.subscriptions
-        c = t.cols
-        if c["status"][row] in (1, 6):
-            raise ApiError(400, f"Subscription {t.id_of(row)} is already canceled.")
-        before = self._obj(t, row)
-        c["status"][row] = SUB_STATUS.index("canceled")
-        c["canceled_at"][row] = max(self.sb.clock.now(), t.created[row])
-        self._refresh(t, row)
-        return self._changed(t, row, before, ["customer.subscription.deleted"], "cancel")
-
-    # creations
+    def _listed(self, table: Table, row: int) -> None:
+        table.sync_ids()
+        table.add_key(row)
 
     def _customer_for(self, action: dict[str, Any]) -> int:
-        cust = self.d.customers
+        cust = self.w.of("customers")
         if action.get("customer"):
             row = cust.row_of(action["customer"])
             if row < 0:
@@ -432,133 +446,321 @@ class Admin:
             return row
         if not cust.keys:
             return -1
-        return cust.keys[self.rng.randrange(len(cust.keys))] & ((1 << 30) - 1)
+        return cust.keys[self.rng.randrange(len(cust.keys))] & ROW_MASK
 
-    def _append(self, table: Table, **cols: int) -> int:
-        row = len(table.created)
-        table.created.append(max(self.sb.clock.now(), 0))
-        for name, col in table.cols.items():
-            col.append(cols.get(name, -1 if col.typecode == "i" else 0))
-        table.deleted.append(0)
-        table.sync_ids()
-        return row
-
-    def _new_charge(self, customer: int, amount: int, invoice: int = -1) -> int:
-        d = self.d
-        row = self._append(
-            d.charges,
-            customer=customer,
-            amount=amount,
-            invoice=invoice,
-            status=0,
-            refunded=0,
-            txn=-1,
+    def create(self, entry: StripeTable, table: Table, action: dict[str, Any]) -> dict:
+        maker = getattr(self, f"create_{entry.name}", None)
+        if maker is not None:
+            return maker(entry, action)
+        fixed = {}
+        for ref in entry.refs:
+            if action.get(ref.field):
+                target = self.w.of(ref.table)
+                fixed[ref.field] = target.row_of(str(action[ref.field]))
+                if fixed[ref.field] < 0:
+                    raise ApiError(
+                        400,
+                        f"No such {target.obj}: '{action[ref.field]}'",
+                        code="resource_missing",
+                        param=ref.field,
+                    )
+        per = entry.sandbox.per
+        if per and per not in fixed:
+            fixed[per] = self._eligible_target(entry, per)
+        row = self.w.generic.make(entry, table, self.rng, self._now(), fixed)
+        if row < 0:
+            raise ApiError(400, f"nothing left to {entry.name} on that object")
+        self._created_with_refs(entry, table, row)
+        return self._result(
+            "create", entry, table, row, self._event(entry.event("created"), table.render(row))
         )
-        txn = self._append(d.txns, charge=row, amount=amount, payout=-1)
-        d.charges.cols["txn"][row] = txn
-        d.charges.add_key(row)
-        d.txns.add_key(txn)
-        return row
 
-    def create_customers(self, action: dict[str, Any]) -> dict[str, Any]:
-        t = self.d.customers
-        row = self._append(t)
-        t.add_key(row)
+    def _eligible_target(self, entry: StripeTable, field: str) -> int:
+        """A random object a new `per` object may point at (a charge with room to refund)."""
+        ref = next(r for r in entry.refs if r.field == field)
+        target = self.w.of(ref.table)
+        for _ in range(400):
+            if not target.keys:
+                break
+            row = target.keys[self.rng.randrange(len(target.keys))] & ROW_MASK
+            if not target.deleted[row] and self.w.generic._eligible(entry, ref, row):
+                return row
+        raise ApiError(400, f"no {ref.table} object a new {entry.name} could refer to")
+
+    def _created_with_refs(self, entry: StripeTable, table: Table, row: int) -> None:
+        self._listed(table, row)
+        for ref in entry.refs:
+            target_row = table.cols[ref.field][row]
+            if isinstance(target_row, int) and target_row >= 0:
+                self._refresh(self.w.of(ref.table), target_row)
+
+    def create_customers(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        b = self.w.billing
+        row = b.new_customer(self._now(), str(action.get("currency", "usd")))
+        t = b.customers
+        self._listed(t, row)
         patch = {k: action[k] for k in ("name", "email", "metadata") if k in action}
         if patch:
             self._patch(t, row, patch)
-        return self._result("create", t, row, [self._event("customer.created", t.render(row))])
+        return self._result("create", entry, t, row, self._event("customer.created", t.render(row)))
 
-    def create_charges(self, action: dict[str, Any]) -> dict[str, Any]:
+    def _new_charge(self, customer: int, amount: int, currency: str, invoice: int = -1) -> int:
+        w = self.w
+        charges = w.of("charges")
+        row = w.billing.new_charge(self._now(), customer, amount, currency, invoice=invoice)
+        self._listed(charges, row)
+        pi_entry = TABLES_BY_NAME["payment_intents"]
+        pi = w.generic.make(
+            pi_entry, w.of("payment_intents"), self.rng, self._now(), {"latest_charge": row}
+        )
+        self._listed(w.of("payment_intents"), pi)
+        txn = w.balance.add(
+            "charge",
+            row,
+            self._now(),
+            amount,
+            w.balance.fee(amount, currency),
+            currency,
+            "charge",
+            "charge",
+            charges.cols["description"][row],
+        )
+        charges.cols["balance_transaction"][row] = txn
+        self._listed(w.balance.txns, txn)
+        charges.invalidate(row)
+        return row
+
+    def create_charges(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        customer = self._customer_for(action)
+        currency = self.w.of("customers").cols["currency"][customer] if customer >= 0 else "usd"
         amount = int(action.get("amount") or self.rng.randint(100, 99_999))
-        row = self._new_charge(self._customer_for(action), amount)
-        t = self.d.charges
+        row = self._new_charge(customer, amount, currency)
+        t = self.w.of("charges")
         return self._result(
             "create",
+            entry,
             t,
             row,
-            [self._event("charge.succeeded", t.render(row))],
-            created_ids=[self.d.txns.id_of(t.cols["txn"][row])],
+            self._event("charge.succeeded", t.render(row)),
+            created_ids=[self.w.balance.txns.id_of(t.cols["balance_transaction"][row])],
         )
 
-    def create_invoices(self, action: dict[str, Any]) -> dict[str, Any]:
-        d = self.d
+    def create_invoices(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        b = self.w.billing
         n_lines = int(action.get("lines") or self.rng.choice((1, 2, 3, 5, 12, 25)))
         if not 1 <= n_lines <= 1000:
             raise ValueError("lines must be within 1..1000")
-        t, ln = d.invoices, d.lines
-        status = INVOICE_STATUS.index(action.get("status", "open"))
-        row = self._append(
-            t,
-            customer=self._customer_for(action),
-            sub=-1,
-            charge=-1,
-            status=status,
-            total=0,
-            collection=0,
-            reason=0,
-        )
-        d.invoice_lines.start.append(len(ln.created))
-        d.invoice_lines.count.append(n_lines)
-        total = 0
+        customer = self._customer_for(action)
+        if customer < 0:
+            raise ApiError(400, "no customer to invoice")
+        currency = b.customers.cols["currency"][customer]
+        status = str(action.get("status", "open"))
+        now = self._now()
+        row = b.new_invoice(now, customer, currency, status, "charge_automatically", "manual")
+        items = self.w.of("invoice_items")
         for _ in range(n_lines):
-            price = 8 + self.rng.randrange(8)
+            prices = b.cat.one_time[currency]
+            price = prices[self.rng.randrange(len(prices))]
             qty = self.rng.randint(1, 5)
-            self._append(ln, parent=row, price=price, qty=qty, item=-1)
-            ln.created[-1] = t.created[row]
-            total += d.prices[price].unit_amount * qty
-        t.cols["total"][row] = total
-        t.add_key(row)
+            item = b.invoice_item(now, row, price, qty)
+            self._listed(items, item)
+            b.add_line(
+                row, price, qty, type="invoiceitem", description=price.nickname,
+                invoice_item_ref=item,
+            )  # fmt: skip
+        t = b.invoices
+        self._listed(t, row)
         return self._result(
-            "create", t, row, [self._event("invoice.created", t.render(row))], lines=n_lines
+            "create", entry, t, row, self._event("invoice.created", t.render(row)), lines=n_lines
         )
 
-    def create_subscriptions(self, action: dict[str, Any]) -> dict[str, Any]:
-        d = self.d
-        n_items = int(action.get("items") or self.rng.choice((1, 1, 2, 3, 12)))
-        if not 1 <= n_items <= 250:
-            raise ValueError("items must be within 1..250")
-        t, it = d.subscriptions, d.items
-        row = self._append(
-            t,
-            customer=max(0, self._customer_for(action)),
-            status=0,
-            canceled_at=0,
-            latest_invoice=-1,
-            collection=0,
+    def create_invoice_items(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        """A pending invoice item (on no invoice yet) for a customer."""
+        b = self.w.billing
+        customer = self._customer_for(action)
+        if customer < 0:
+            raise ApiError(400, "no customer to bill")
+        prices = b.cat.one_time[b.customers.cols["currency"][customer]]
+        price = prices[self.rng.randrange(len(prices))]
+        row = b.invoice_item(self._now(), -1, price, int(action.get("quantity") or 1))
+        t = self.w.of("invoice_items")
+        t.cols["customer"][row] = customer
+        self._listed(t, row)
+        return self._result(
+            "create", entry, t, row, self._event("invoiceitem.created", t.render(row))
         )
-        d.sub_items.start.append(len(it.created))
-        d.sub_items.count.append(n_items)
-        for _ in range(n_items):
-            self._append(it, parent=row, price=self.rng.randrange(8), qty=1)
-            it.created[-1] = t.created[row]
-        t.add_key(row)
+
+    def create_subscriptions(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        b = self.w.billing
+        n_items = int(action.get("items") or self.rng.choice((1, 1, 2, 3, 12)))
+        if not 1 <= n_items <= 32:
+            raise ValueError("items must be within 1..32")
+        customer = self._customer_for(action)
+        if customer < 0:
+            raise ApiError(400, "no customer to subscribe")
+        row = b.new_subscription(self.rng, self._now(), customer, n_items)
+        t = b.subs
+        self._listed(t, row)
+        for item in b.items_of.children(row):
+            self._listed(b.items, item)
+        invoice = t.cols["latest_invoice"][row]
+        if invoice >= 0:
+            self._listed(b.invoices, invoice)
         return self._result(
             "create",
+            entry,
             t,
             row,
-            [self._event("customer.subscription.created", t.render(row))],
+            self._event("customer.subscription.created", t.render(row)),
             items=n_items,
         )
 
-    def create_payouts(self, action: dict[str, Any]) -> dict[str, Any]:
-        d = self.d
-        t = d.payouts
+    def create_payouts(self, entry: StripeTable, action: dict[str, Any]) -> dict:
+        w = self.w
+        t = w.of("payouts")
         amount = int(action.get("amount") or self.rng.choice((5000, 20000, 100000)))
-        row = self._append(t, amount=amount, status=PAYOUT_STATUS.index("pending"), automatic=0)
-        d.payout_txns.start.append(len(d.txns.created))
-        d.payout_txns.count.append(0)
-        t.add_key(row)
-        return self._result("create", t, row, [self._event("payout.created", t.render(row))])
+        row = w.balance.payout(self._now(), amount, "usd", automatic=False, status="pending")
+        self._listed(t, row)
+        self._listed(w.balance.txns, t.cols["balance_transaction"][row])
+        return self._result("create", entry, t, row, self._event("payout.created", t.render(row)))
+
+    # -- deletions and other changes ---------------------------------------------------------
+
+    def delete(self, entry: StripeTable, table: Table, row: int) -> dict[str, Any]:
+        if entry.deleted_event is None:
+            raise ValueError(f"Stripe does not delete {entry.name}")
+        events: list[dict[str, Any]] = []
+        extra: dict[str, Any] = {}
+        if entry.name == "customers":
+            subs = self.w.of("subscriptions")
+            status, customer = subs.cols["status"], subs.cols["customer"]
+            mine = [s for s in range(len(subs)) if customer[s] == row]
+            canceled = [
+                self.cancel_subscriptions(s)
+                for s in mine
+                if status[s] not in ("canceled", "incomplete_expired")
+            ]
+            events = [e for r in canceled for e in r["events"]]
+            extra["canceled_subscriptions"] = [r["id"] for r in canceled]
+        obj = table.render(row)
+        table.deleted[row] = 1
+        table.remove_key(row)
+        events += self._event(entry.deleted_event, obj)
+        return self._result("delete", entry, table, row, events, **extra)
+
+    def refund_charges(self, row: int) -> dict[str, Any]:
+        w = self.w
+        charges = w.of("charges")
+        c = charges.cols
+        if c["status"][row] != "succeeded" or c["amount_refunded"][row] >= c["amount"][row]:
+            raise ApiError(
+                400,
+                f"Charge {charges.id_of(row)} has already been refunded or failed.",
+                code="charge_already_refunded",
+            )
+        before = self._obj(charges, row)
+        entry = TABLES_BY_NAME["refunds"]
+        refunds = w.of("refunds")
+        refund = w.generic.make(entry, refunds, self.rng, self._now(), {"charge": row}, full=True)
+        if refund < 0:
+            raise ApiError(400, "nothing left to refund", code="charge_already_refunded")
+        r = refunds.cols
+        txn = w.balance.add(
+            "refund",
+            refund,
+            self._now(),
+            -r["amount"][refund],
+            0,
+            r["currency"][refund],
+            "refund",
+            "refund",
+            "REFUND FOR CHARGE",
+        )
+        r["balance_transaction"][refund] = txn
+        self._listed(refunds, refund)
+        self._listed(w.balance.txns, txn)
+        self._refresh(charges, row)
+        res = self._changed(
+            TABLES_BY_NAME["charges"], row, before, ["charge.refunded", "charge.updated"], "refund"
+        )
+        res["events"] += self._event("refund.created", refunds.render(refund))
+        res["created_ids"] = [refunds.id_of(refund), w.balance.txns.id_of(txn)]
+        return res
+
+    def pay_invoices(self, row: int) -> dict[str, Any]:
+        t = self.w.of("invoices")
+        c = t.cols
+        if c["status"][row] not in ("draft", "open"):
+            raise ApiError(
+                400,
+                f"Invoice {t.id_of(row)} is {c['status'][row]}"
+                "; only draft or open invoices can be paid.",
+                code="invoice_not_editable",
+            )
+        before = self._obj(t, row)
+        events: list[dict[str, Any]] = []
+        created: list[str] = []
+        if c["total"][row] > 0:
+            charge = self._new_charge(c["customer"][row], c["total"][row], c["currency"][row], row)
+            c["charge"][row] = charge
+            events += self._event("charge.succeeded", self.w.of("charges").render(charge))
+            created.append(self.w.of("charges").id_of(charge))
+        if c["number"][row] is None:
+            c["number"][row] = self.w.billing.number_for(c["customer"][row])
+        c["status"][row] = "paid"
+        self._refresh(t, row)
+        res = self._changed(
+            TABLES_BY_NAME["invoices"],
+            row,
+            before,
+            ["invoice.updated", "invoice.paid", "invoice.payment_succeeded"],
+            "pay",
+        )
+        res["events"] = events + res["events"]
+        if created:
+            res["created_ids"] = created
+        return res
+
+    def void_invoices(self, row: int) -> dict[str, Any]:
+        t = self.w.of("invoices")
+        if t.cols["status"][row] not in ("draft", "open"):
+            raise ApiError(
+                400, "only draft or open invoices can be voided", code="invoice_not_editable"
+            )
+        before = self._obj(t, row)
+        t.cols["status"][row] = "void"
+        self._refresh(t, row)
+        return self._changed(
+            TABLES_BY_NAME["invoices"], row, before, ["invoice.updated", "invoice.voided"], "void"
+        )
+
+    def cancel_subscriptions(self, row: int) -> dict[str, Any]:
+        t = self.w.of("subscriptions")
+        c = t.cols
+        if c["status"][row] in ("canceled", "incomplete_expired"):
+            raise ApiError(400, f"Subscription {t.id_of(row)} is already canceled.")
+        before = self._obj(t, row)
+        now = max(self._now(), t.created[row])
+        c["status"][row] = "canceled"
+        c["canceled_at"][row] = c["ended_at"][row] = now
+        self._refresh(t, row)
+        return self._changed(
+            TABLES_BY_NAME["subscriptions"],
+            row,
+            before,
+            ["customer.subscription.deleted"],
+            "cancel",
+        )
+
+    def settle_balance_transactions(self, row: int) -> dict[str, Any]:
+        """A pending balance transaction becomes available: Stripe sends no event."""
+        t = self.w.of("balance_transactions")
+        if t.cols["status"][row] != "pending":
+            raise ApiError(400, f"Balance transaction {t.id_of(row)} is not pending.")
+        before = self._obj(t, row)
+        t.cols["status"][row] = "available"
+        self._refresh(t, row)
+        return self._changed(TABLES_BY_NAME["balance_transactions"], row, before, [], "settle")
 
 
-def _opt_int(params: dict[str, str], key: str) -> int | None:
-    if key not in params or params[key] == "":
-        return None
-    try:
-        return int(params[key])
-    except ValueError:
-        raise ValueError(f"{key} must be an integer") from None
-
-
-__all__ = ["Admin", "fee_for"]
+__all__ = ["Admin"]

@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="random background mutations per second",
     )
+    p.add_argument(
+        "--volume",
+        default=None,
+        help="per table: objects a day at scale 1, or the share of the referenced objects "
+        'for tables made per object (refunds): "charges=60,refunds=0.1"',
+    )
     p.add_argument("--event-retention-days", type=int, default=30)
     p.add_argument(
         "--no-prerender",
@@ -86,6 +92,16 @@ def parse_faults(text: str | None, rate: float | None) -> dict[str, float]:
     return faults
 
 
+def parse_volumes(text: str | None) -> dict[str, float]:
+    volumes: dict[str, float] = {}
+    for part in filter(None, (x.strip() for x in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise ValueError(f"--volume expects table=number pairs, not {part!r}")
+        volumes[name.strip()] = float(value)
+    return volumes
+
+
 def config_from_args(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(
         seed=args.seed,
@@ -107,6 +123,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         clock_offset=args.clock_offset,
         event_retention_days=args.event_retention_days,
         prerender=args.prerender,
+        volumes=parse_volumes(args.volume),
     )
 
 

@@ -86,6 +86,9 @@ class SandboxConfig:
     clock_offset: float = 0.0
     """Initial sandbox clock offset in seconds (sandbox now = wall clock + offset)."""
     event_retention_days: int = 30
+    volumes: dict[str, float] = field(default_factory=dict)
+    """Per registry table: objects a day at scale 1 (or, for a table made per referenced
+    object such as refunds, the share of those objects), overriding the registry's default."""
     prerender: bool = True
     """Render every object's JSON at start-up (fast first pages; about 1 GB per million
     objects). False renders each table on its first read instead (quick start for tests)."""
@@ -111,9 +114,22 @@ class SandboxConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
         validate_faults(self.faults)
+        validate_volumes(self.volumes)
 
     def replace(self, **changes: Any) -> SandboxConfig:
         return dataclasses.replace(self, **changes)
+
+
+def validate_volumes(volumes: dict[str, float]) -> None:
+    """Volumes name registry tables that the sandbox generates, with non-negative values."""
+    from stripe_assets.tables import TABLES_BY_NAME
+
+    for name, value in volumes.items():
+        entry = TABLES_BY_NAME.get(name)
+        if entry is None or entry.is_child:
+            raise ValueError(f"unknown volume {name!r}; expected a top-level table of the registry")
+        if float(value) < 0:
+            raise ValueError(f"volume of {name} must be >= 0")
 
 
 def validate_faults(faults: dict[str, float]) -> None:

@@ -15,7 +15,7 @@ from .data import generate
 from .errors import ApiError, api_error, lock_timeout, mask_key, rate_limited
 from .faults import FaultInjector
 from .ids import IdCodec
-from .render import Renderer
+from .render import account_bytes, install
 
 NO_KEY_MESSAGE = (
     "You did not provide an API key. You need to provide your API key in the Authorization "
@@ -114,9 +114,8 @@ class Sandbox:
         self.cfg = cfg
         t0 = time.perf_counter()
         self.data = generate(cfg)
-        for table in self.data.tables.values():
-            table.sync_ids()
-        self.renderer = Renderer(self.data)
+        install(self.data)
+        self.account = account_bytes(self.data)
         self.render_seconds = 0.0
         if cfg.prerender:
             t1 = time.perf_counter()

@@ -1,21 +1,17 @@
 """``expand[]`` (or ``expand[N]``) as Stripe has it, for references between served objects.
 
-A path names a property, then (after an expanded object or a nested list) a property of that:
-``customer``, ``invoice.subscription``, ``lines.data.subscription_item`` on a retrieve and
-``data.customer`` on a list; at most 4 levels. Accepted: every property Stripe marks
-expandable on charge, customer, invoice, line_item, subscription, subscription_item, payout
-and balance_transaction (``EXPANDABLE``, checked against spec3.json by the tests; one that
-the sandbox leaves null stays null), and the embedded lists ``lines.data`` / ``items.data``.
-A reference to a held object becomes that object (a deleted customer as ``{"deleted": true,
-...}``).
+A path names a property, then (after an expanded object or an embedded list) a property of
+that: ``customer``, ``invoice.subscription``, ``lines.data.subscription_item`` on a retrieve
+and ``data.customer`` on a list; at most 4 levels. Accepted: every property Stripe's spec
+marks expandable (``x-expansionResources``) on any object type, and the embedded lists the
+sandbox renders (``lines.data``, ``items.data``, from the registry's child links). A reference
+to an object the sandbox holds becomes that object (a deleted one as ``{"deleted": true,
+...}``); a polymorphic one (``balance_transaction.source``) is resolved by its id.
 
-Not supported, answered 400 (Stripe would answer some of them):
-- any other path, with Stripe's "This property cannot be expanded (path)." This includes
-  paths through nested objects (``lines.data.price.product``), arrays of references
-  (``discounts``, ``total_tax_amounts.tax_rate``), includable lists (customer ``sources``,
-  ``subscriptions``, ``tax_ids``) and anything in events or the account;
-- a set reference to a type the sandbox does not hold (``line_item.invoice_item``,
-  ``payout.destination``): "The sandbox cannot expand <path>: it holds no <type> objects."
+Answered 400, as Stripe does: any other path ("This property cannot be expanded (path).");
+paths through nested objects (``lines.data.price.product``); includable lists (customer
+``sources``, charge ``refunds``); a set reference to a type the sandbox holds no objects of
+("The sandbox cannot expand <path>: it holds no <type> objects.").
 
 Expansion parses and re-serialises the response, so such pages are slower than plain ones.
 """
@@ -23,83 +19,18 @@ Expansion parses and re-serialises the response, so such pages are slower than p
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import spec
 from .errors import ApiError
 
-HELD = {
-    "balance_transaction": "balance_transactions",
-    "charge": "charges",
-    "customer": "customers",
-    "invoice": "invoices",
-    "subscription": "subscriptions",
-    "subscription_item": "subscription_items",
-}
-"""Object type -> the sandbox table holding it."""
-
-EXPANDABLE: dict[str, dict[str, str]] = {
-    "charge": {
-        "application": "application",
-        "application_fee": "application_fee",
-        "balance_transaction": "balance_transaction",
-        "customer": "customer",
-        "failure_balance_transaction": "balance_transaction",
-        "invoice": "invoice",
-        "on_behalf_of": "account",
-        "payment_intent": "payment_intent",
-        "review": "review",
-        "source_transfer": "transfer",
-        "transfer": "transfer",
-    },
-    "customer": {"default_source": "source", "test_clock": "test_helpers.test_clock"},
-    "invoice": {
-        "application": "application",
-        "charge": "charge",
-        "customer": "customer",
-        "default_payment_method": "payment_method",
-        "default_source": "source",
-        "latest_revision": "invoice",
-        "on_behalf_of": "account",
-        "payment_intent": "payment_intent",
-        "quote": "quote",
-        "subscription": "subscription",
-        "test_clock": "test_helpers.test_clock",
-    },
-    "line_item": {
-        "invoice_item": "invoiceitem",
-        "subscription": "subscription",
-        "subscription_item": "subscription_item",
-    },
-    "subscription": {
-        "application": "application",
-        "customer": "customer",
-        "default_payment_method": "payment_method",
-        "default_source": "source",
-        "latest_invoice": "invoice",
-        "on_behalf_of": "account",
-        "pending_setup_intent": "setup_intent",
-        "schedule": "subscription_schedule",
-        "test_clock": "test_helpers.test_clock",
-    },
-    "subscription_item": {},
-    "payout": {
-        "balance_transaction": "balance_transaction",
-        "destination": "bank_account",
-        "failure_balance_transaction": "balance_transaction",
-        "original_payout": "payout",
-        "reversed_by": "payout",
-    },
-    "balance_transaction": {"source": "charge"},
-    "event": {},
-}
-"""Per served object type: expandable property -> the type it expands to (for
-``balance_transaction.source`` the only kind of source the sandbox has)."""
-
-NESTED_LISTS = {"invoice": {"lines": "line_item"}, "subscription": {"items": "subscription_item"}}
-"""Embedded lists a path may go through (``lines.data.<property>``)."""
+if TYPE_CHECKING:
+    from .world import World
 
 MAX_DEPTH = 4
 LIST = "list:"
+ANY = "*"
+"""A polymorphic reference: the type is read off the id when expanding."""
 
 Fetch = Callable[[str, str], dict[str, Any]]
 """``fetch(object_type, id)`` -> that object (deleted ones as ``{"deleted": true, ...}``)."""
@@ -122,7 +53,20 @@ def _cannot(path: str, hint: str = "") -> ApiError:
     return ApiError(400, f"This property cannot be expanded ({path}).{hint}", param="expand")
 
 
-def check(paths: list[str], root: str) -> list[list[str]]:
+def _embedded(w: World, typ: str) -> dict[str, str]:
+    """Embedded lists the sandbox renders on objects of ``typ``: field -> item type."""
+    table = w.tables.get(typ)
+    if table is None or table.embed is None or not table.embed_field:
+        return {}
+    return {table.embed_field: table.embed.child.obj}
+
+
+def _targets(w: World, typ: str, prop: str) -> tuple[str, ...]:
+    """The held object types a property of ``typ`` may expand to."""
+    return tuple(t for t in spec.expandable(typ).get(prop, ()) if t in w.tables)
+
+
+def check(paths: list[str], root: str, w: World) -> list[list[str]]:
     """Validate paths against the object graph from ``root`` (an object type, or
     ``list:<type>`` for a list); returns them split into segments."""
     out = []
@@ -136,58 +80,74 @@ def check(paths: list[str], root: str) -> list[list[str]]:
                 f"You cannot expand more than {MAX_DEPTH} levels of a property ({path}).",
                 param="expand",
             )
-        typ: str | None = root
+        types: set[str] | None = {root}
         for i, seg in enumerate(segs):
-            if typ is None:  # below a reference the sandbox never sets: nothing to expand
+            if not types:  # below a reference to a type the sandbox never holds
                 break
-            if typ.startswith(LIST):
+            if all(t.startswith(LIST) for t in types):
                 if seg != "data":
-                    elem = typ[len(LIST) :]
+                    elem = next(iter(types))[len(LIST) :]
                     hint = (
                         f" You may want to try expanding 'data.{path}' instead."
-                        if i == 0 and seg in EXPANDABLE.get(elem, {})
+                        if i == 0 and seg in spec.expandable(elem)
                         else ""
                     )
                     raise _cannot(path, hint)
-                typ = typ[len(LIST) :]
+                types = {t[len(LIST) :] for t in types}
                 continue
-            if seg in NESTED_LISTS.get(typ, {}):
-                typ = LIST + NESTED_LISTS[typ][seg]
+            lists = {LIST + _embedded(w, t)[seg] for t in types if seg in _embedded(w, t)}
+            if lists:
+                types = lists
                 continue
-            if seg not in EXPANDABLE.get(typ, {}):
+            if not any(seg in spec.expandable(t) for t in types):
                 raise _cannot(path)
-            target = EXPANDABLE[typ][seg]
-            typ = target if target in HELD else None
+            types = {target for t in types for target in _targets(w, t, seg)}
         out.append(segs)
     return out
 
 
-def expand(obj: dict[str, Any], paths: list[list[str]], root: str, fetch: Fetch) -> None:
+def expand(obj: dict[str, Any], paths: list[list[str]], root: str, fetch: Fetch, w: World) -> None:
     """Expand ``paths`` (from ``check``) in place."""
     for segs in paths:
-        _walk(obj, segs, root, fetch, ".".join(segs))
+        _walk(obj, segs, root, fetch, ".".join(segs), w)
 
 
-def _walk(node: Any, segs: list[str], typ: str, fetch: Fetch, path: str) -> None:
+def _type_of(w: World, candidates: tuple[str, ...], obj_id: str) -> str | None:
+    for typ in candidates:
+        if w.tables[typ].row_of(obj_id) >= 0:
+            return typ
+    return None
+
+
+def _walk(node: Any, segs: list[str], typ: str, fetch: Fetch, path: str, w: World) -> None:
     if not segs or not isinstance(node, dict):
         return
     seg, rest = segs[0], segs[1:]
     if typ.startswith(LIST):
         for item in node.get("data") or []:
-            _walk(item, rest, typ[len(LIST) :], fetch, path)
+            _walk(item, rest, typ[len(LIST) :], fetch, path, w)
         return
-    if seg in NESTED_LISTS.get(typ, {}):
-        _walk(node.get(seg), rest, LIST + NESTED_LISTS[typ][seg], fetch, path)
+    embedded = _embedded(w, typ)
+    if seg in embedded:
+        _walk(node.get(seg), rest, LIST + embedded[seg], fetch, path, w)
         return
-    target = EXPANDABLE[typ][seg]
     value = node.get(seg)
+    declared = spec.expandable(typ).get(seg, ())
+    candidates = _targets(w, typ, seg)
     if isinstance(value, str):
-        if target not in HELD:
+        target = _type_of(w, candidates, value)
+        if target is None:
+            missing = next((t for t in declared if t not in w.tables), declared[0])
             raise ApiError(
                 400,
-                f"The sandbox cannot expand {path}: it holds no {target} objects.",
+                f"The sandbox cannot expand {path}: it holds no {missing} objects.",
                 param="expand",
             )
         value = node[seg] = fetch(target, value)
-    if rest and target in HELD:
-        _walk(value, rest, target, fetch, path)
+        typ_next = target
+    elif isinstance(value, dict):
+        typ_next = str(value.get("object", ""))
+    else:
+        return
+    if rest and typ_next in w.tables:
+        _walk(value, rest, typ_next, fetch, path, w)

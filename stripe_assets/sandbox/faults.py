@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import SandboxConfig, validate_faults
-from .data import mix
+from .world import mix
 
 _TWO64 = float(1 << 64)
 

@@ -41,9 +41,9 @@ class IdCodec:
 
     __slots__ = ("_k1", "_k2", "_long", "_tail", "prefix")
 
-    def __init__(self, seed: int, prefix: str) -> None:
+    def __init__(self, seed: int, prefix: str, long: bool | None = None) -> None:
         self.prefix = prefix + "_"
-        self._long = prefix not in SHORT_PREFIXES
+        self._long = prefix not in SHORT_PREFIXES if long is None else long
         self._k1 = _digest(seed, prefix, "k1") & _MASK
         self._k2 = _digest(seed, prefix, "k2") & _MASK
         if self._long:

@@ -56,6 +56,20 @@ class SandboxHandle:
             params["created[lt]"] = lt
         return self._call("GET", "/_sandbox/counts", params=params)
 
+    def minimum_requests(
+        self, gte: int | None = None, lt: int | None = None, tables: list[str] | None = None
+    ) -> dict[str, int]:
+        """The fewest requests per path template that load a created window (GET
+        /_sandbox/requests), for every table or only ``tables``."""
+        params: dict[str, Any] = {}
+        if tables is not None:
+            params["tables"] = ",".join(tables)
+        if gte is not None:
+            params["created[gte]"] = gte
+        if lt is not None:
+            params["created[lt]"] = lt
+        return self._call("GET", "/_sandbox/requests", params=params)
+
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/_sandbox/stats")
 
@@ -186,6 +200,8 @@ def cli_args(cfg: SandboxConfig) -> list[str]:
     ]
     if cfg.faults:
         args += ["--faults", json.dumps(cfg.faults)]
+    if cfg.volumes:
+        args += ["--volume", ",".join(f"{k}={v}" for k, v in cfg.volumes.items())]
     if cfg.retry_after is not None:
         args += ["--retry-after", str(cfg.retry_after)]
     if cfg.should_retry_header:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
-from operator import add, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from .ids import IdCodec
@@ -40,7 +40,21 @@ class Table:
         self.created = array("q")
         self.keys = array("q")
         self.deleted = bytearray()
-        self.cols: dict[str, array] = {}
+        self.cols: dict[str, list[Any]] = {}
+        """Per-row values by column name: JSON values, or rows of another table (-1: none)
+        for the columns named in ``refs``/``inline``/``poly``."""
+        self.refs: dict[str, Table] = {}
+        """Reference columns: the row of the referenced object, rendered as its id."""
+        self.inline: dict[str, Table] = {}
+        """Embedding columns: the row of another object, rendered as that whole object."""
+        self.inline_lists: set[str] = set()
+        """Embedding columns rendered as a list of that one object (or an empty list)."""
+        self.poly: dict[str, tuple[str, tuple[Table, ...]]] = {}
+        """Polymorphic references: column -> (kind column, the tables a kind indexes)."""
+        self.defaults: dict[str, Any] = {}
+        self.fields: dict[str, str | Callable[[Sequence[int]], list[bytes]]] = {}
+        """JSON path in the object -> the column rendered there (or a function rendering the
+        rows' values as JSON bytes). Everything else is Stripe's example object."""
         self.patches: dict[int, dict[str, Any]] = {}
         self.overrides: dict[int, bytes] = {}
         """Whole renders of patched rows (they win over ``frags``)."""
@@ -49,6 +63,7 @@ class Table:
         self.stale: set[int] = set()
         """Rendered rows whose columns changed since (re-rendered by ``flush``)."""
         self.embed: ChildRel | None = None
+        self.embed_field: str | None = None
         self.render_rows: Callable[[Sequence[int]], list[bytes]] = _unset_renderer
         """Renders rows (in one batch) from their columns; for an ``embed`` table each render
         holds one NUL byte where the embedded list's data goes."""
@@ -61,11 +76,38 @@ class Table:
     def __len__(self) -> int:
         return len(self.created)
 
-    def col(self, name: str, typecode: str) -> array:
-        """Create (or return) a column."""
+    def add(
+        self,
+        name: str,
+        default: Any = None,
+        *,
+        ref: Table | None = None,
+        inline: Table | None = None,
+        path: str | None = None,
+    ) -> list[Any]:
+        """Create (or return) a column, rendered at ``path`` (default: its name; "" renders
+        nowhere). A reference column's default is -1 (none)."""
         if name not in self.cols:
-            self.cols[name] = array(typecode)
+            if ref is not None or inline is not None:
+                default = -1
+            self.cols[name] = [default] * len(self.created)
+            self.defaults[name] = default
+            if ref is not None:
+                self.refs[name] = ref
+            if inline is not None:
+                self.inline[name] = inline
+            if path != "":
+                self.fields[path or name] = name
         return self.cols[name]
+
+    def append(self, created: int, **values: Any) -> int:
+        """A new row (its key not yet listed: ``add_key`` or ``finish_keys``)."""
+        row = len(self.created)
+        self.created.append(created)
+        for name, col in self.cols.items():
+            col.append(values.get(name, self.defaults[name]))
+        self.deleted.append(0)
+        return row
 
     def key(self, row: int) -> int:
         return (self.created[row] << SHIFT) | row
@@ -90,6 +132,8 @@ class Table:
         if self.qids is None:
             self.sync_ids()
             self.qids = [b'"%b"' % x for x in self.ids] + [b"null"]
+        elif len(self.ids) < len(self.created):
+            self.sync_ids()
         return self.qids
 
     def row_of(self, obj_id: str) -> int:
@@ -104,6 +148,8 @@ class Table:
         time), ``batch`` rows per renderer call."""
         if self.embed is not None:
             self.embed.child.flush(batch)
+        if len(self.ids) < len(self.created):
+            self.sync_ids()
         have, n = len(self.frags), len(self.created)
         if not self.stale and have == n:
             return
@@ -182,11 +228,10 @@ class Table:
                 raise NotImplementedError("embedded children cannot be patched")
             step = 4
             child = rel.child.frags
-            starts = g(rel.start)
-            ends = map(add, starts, map(min, g(rel.count), repeat(EMBEDDED_LIMIT)))
+            kids = map(rel.children, rows)
             out = [b","] * (4 * n - 1)
             out[::4] = g(self.frags)
-            out[1::4] = list(map(b",".join, map(child.__getitem__, map(slice, starts, ends))))
+            out[1::4] = [b",".join([child[k] for k in ks[:EMBEDDED_LIMIT]]) for ks in kids]
             out[2::4] = g(self.tails)
         over = self.overrides
         if overrides and over and any(map(over.__contains__, rows)):
@@ -248,23 +293,29 @@ def _unset_renderer(rows: Sequence[int]) -> list[bytes]:
 
 @dataclass
 class ChildRel:
-    """Parent -> contiguous child rows (``start[p] .. start[p]+count[p]``)."""
+    """Parent -> its child rows, in the order Stripe lists them (``kids[parent row]``)."""
 
     parent: Table
     child: Table
-    start: array
-    count: array
-    newest_first: bool = False
+    kids: list[list[int]] = field(default_factory=list)
 
-    def children(self, prow: int) -> range:
-        s, n = self.start[prow], self.count[prow]
-        if self.newest_first:
-            return range(s + n - 1, s - 1, -1)
-        return range(s, s + n)
+    def children(self, prow: int) -> list[int]:
+        kids = self.kids
+        return kids[prow] if prow < len(kids) else []
+
+    def count(self, prow: int) -> int:
+        return len(self.children(prow))
 
     def total(self, parents: Sequence[int]) -> int:
-        cnt = self.count
-        return sum(cnt[p] for p in parents)
+        kids, n = self.kids, len(self.kids)
+        return sum(len(kids[p]) for p in parents if p < n)
+
+    def add(self, prow: int, crow: int) -> None:
+        """``crow`` becomes the last child of ``prow``."""
+        kids = self.kids
+        if prow >= len(kids):
+            kids.extend([] for _ in range(prow + 1 - len(kids)))
+        kids[prow].append(crow)
 
 
 def page_table(

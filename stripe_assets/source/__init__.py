@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dlt
@@ -81,6 +81,8 @@ class _Run:
     ) -> SlicedWalk:
         client = self.get()
         assert self._walkers is not None and self._gate is not None
+        if not table.created_filter:
+            job = replace(job, window=(window.gte, window.lt))
         return SlicedWalk(
             client,
             table.path,
@@ -92,6 +94,7 @@ class _Run:
             job=job,
             convert=convert,
             queue_pages=max(8, client.settings.max_workers),
+            created_filter=table.created_filter,
         )
 
     def walk_children(

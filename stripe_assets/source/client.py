@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qsl
 
 from dlt.sources.helpers.requests.retry import (
     Client,
@@ -46,21 +48,31 @@ from stripe_assets.tables import TABLES
 RETRYABLE_EXCEPTIONS = (ConnectionError, Timeout, ChunkedEncodingError, ContentDecodingError)
 # Stripe's `Retry-After` is honoured in full up to this many seconds (beyond: our own backoff).
 MAX_RETRY_AFTER = 120.0
-_TABLE_BY_ENDPOINT = {t.path: t.name for t in TABLES}
 
 
-def endpoint_template(path: str) -> str:
-    """`/v1/invoices/in_123/lines?limit=100` -> `/v1/invoices/{id}/lines`."""
-    parts = path.split("?", 1)[0].split("/")
-    if len(parts) > 3:
-        parts[3] = "{id}"
-    return "/".join(parts)
+def _endpoints() -> list[tuple[re.Pattern[str], frozenset[str], str]]:
+    """(path pattern, query parameters it needs, table) per table; a child list filtered by
+    a parameter on a shared path (a payout's `/v1/balance_transactions?payout=`) first."""
+    out = []
+    for t in TABLES:
+        pattern = re.compile("^" + re.escape(t.path).replace(re.escape("{id}"), "[^/]+") + "$")
+        needs = frozenset(t.child.params) if t.child else frozenset()
+        out.append((pattern, needs, t.name))
+    return sorted(out, key=lambda entry: -len(entry[1]))
+
+
+_ENDPOINTS = _endpoints()
 
 
 def table_of(path: str) -> str:
-    """Which table a request path serves: `/v1/invoices/in_123/lines` -> invoice_line_items."""
-    template = endpoint_template(path)
-    return _TABLE_BY_ENDPOINT.get(template, template)
+    """Which table a request serves: `/v1/invoices/in_123/lines` -> invoice_line_items,
+    `/v1/balance_transactions?payout=po_1` -> payout_transactions; else the bare path."""
+    bare, _, query = path.partition("?")
+    names = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    for pattern, needs, table in _ENDPOINTS:
+        if needs <= names and pattern.match(bare):
+            return table
+    return bare
 
 
 def should_retry(response: Response | None, exception: BaseException | None) -> bool:

@@ -139,6 +139,7 @@ class SlicedWalk(Generic[T]):
         queue_pages: int = 16,
         poll_seconds: float = 0.05,
         split_open_below: bool = False,
+        created_filter: bool = True,
     ) -> None:
         self.client = client
         self.path = path
@@ -151,6 +152,10 @@ class SlicedWalk(Generic[T]):
         self.convert = convert
         self.poll_seconds = poll_seconds
         self.split_open_below = split_open_below
+        self.created_filter = created_filter
+        """False: Stripe cannot filter the list by `created`. One cursor walks it newest
+        first (the job keeps the rows inside the window) and stops at the first page that
+        reaches below the window; an old window costs every newer page."""
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_pages)
         self._pending = 0
         self._lock = threading.Lock()
@@ -191,7 +196,9 @@ class SlicedWalk(Generic[T]):
 
     def _walk_slice(self, gte: int | None, lt: int | None) -> None:
         paginator = FlooredPaginator()
-        params = {**self.params, **CreatedWindow(gte, lt).params()}
+        params = dict(self.params)
+        if self.created_filter:
+            params.update(CreatedWindow(gte, lt).params())
         seen = 0
         newest: int | None = None
         for page in self.client.iter_decoded(
@@ -202,6 +209,10 @@ class SlicedWalk(Generic[T]):
             if page.count:
                 self._put(self.convert(page))
             seen += page.count
+            if not self.created_filter:
+                if gte is not None and page.last_created is not None and page.last_created < gte:
+                    break  # newest first: every later page is older than the window
+                continue
             if not paginator.has_next_page or page.last_created is None:
                 continue  # (no `created` on the objects: nothing to split on)
             newest = newest if newest is not None else int(page.first_created or 0)

@@ -15,10 +15,12 @@ Options: --quick (smaller volumes, no scale run), --skip cpu,rate,peers,scale.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 
 from stripe_assets.sandbox import SandboxConfig
-from stripe_assets_tests.benchmarks.harness import RunFigures, measure
+from stripe_assets.tables import TABLES
+from stripe_assets_tests.benchmarks.harness import EIGHT, RunFigures, measure
 
 
 def _line(label: str, f: RunFigures) -> str:
@@ -34,11 +36,16 @@ def _line(label: str, f: RunFigures) -> str:
     )
 
 
+MIXES = (("the 8 tables of earlier releases", EIGHT), (f"all {len(TABLES)} tables", None))
+
+
 def cpu(quick: bool) -> None:
     print("\n## 1. CPU throughput, zero latency, no rate limit (budget 100,000 req/s)")
     cfg = SandboxConfig(seed=42, start="2024-01-01", end="2024-01-31",
                         scale=10.0 if quick else 30.0)  # fmt: skip
-    print(_line(f"30 days at scale {cfg.scale:g}", measure(cfg, rps=100_000)))
+    for label, tables in MIXES:
+        f = measure(cfg, rps=100_000, tables=tables)
+        print(_line(f"{label}, 30 days at scale {cfg.scale:g}", f))
     again = measure(cfg, rps=100_000, rerun=True).extra["rerun"]  # a second process
     print(
         f"   re-run of the same window into the loaded warehouse (every row merges onto "
@@ -55,12 +62,12 @@ def rate(quick: bool) -> None:
     runs = [(25.0, 3.0 if quick else 6.0, None), (100.0, 10.0 if quick else 20.0, None)]
     if not quick:
         runs.append((100.0, 60.0, None))
-    for limit, scale, workers in runs:
+    for (limit, scale, workers), (label, tables) in itertools.product(runs, MIXES):
         cfg = SandboxConfig(seed=42, start="2024-01-01", end="2024-01-15", scale=scale,
                             latency_ms=250, jitter_ms=50, rate_limit=limit)  # fmt: skip
-        f = measure(cfg, rps=limit, max_workers=workers)
+        f = measure(cfg, rps=limit, max_workers=workers, tables=tables)
         bound = f.min_requests / limit
-        print(_line(f"{limit:g} req/s, 14 days at scale {scale:g}", f))
+        print(_line(f"{label}, {limit:g} req/s, 14 days at scale {scale:g}", f))
         print(
             f"   minimum requests {f.min_requests}, made {f.requests} "
             f"({f.requests - f.min_requests:+d}); bound {bound:.1f} s; "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,6 +22,12 @@ from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
 
 MODULE = "stripe_assets_tests.benchmarks.harness"
+NAMES = [t.name for t in TABLES]
+EIGHT = [
+    "customers", "charges", "invoices", "invoice_line_items", "subscriptions",
+    "subscription_items", "payouts", "payout_transactions",
+]  # fmt: skip
+"""The tables of the earlier releases: their figures are compared across releases."""
 
 
 @dataclass
@@ -72,14 +77,14 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     )
     pipeline = build_pipeline(spec["workdir"])
     pipeline.destination.capabilities()
-    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
+    tables = spec.get("tables")
+    source = stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings, tables=tables)
     startup = time.perf_counter() - started
     cpu0 = time.process_time()
     phases = _phases(pipeline, source)
     cpu = time.process_time() - cpu0
     with duckdb.connect(spec["db"], read_only=True) as con:
-        rows = {t.name: _count(con, t.name) for t in TABLES}
-        min_requests = _min_requests(con, rows)
+        rows = {t.name: _count(con, t.name) for t in TABLES if t.name in (tables or NAMES)}
     usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     rerun = _rerun(spec, settings) if spec.get("rerun") else {}
@@ -90,7 +95,6 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": cpu,
         "startup_s": startup,
         "peak_rss_mb": max(usage, kids) / 1024,
-        "min_requests": min_requests,
         "settings": {"rps": settings.requests_per_second, "max_workers": settings.max_workers},
     }
 
@@ -102,9 +106,8 @@ def _rerun(spec: dict[str, Any], settings: Any) -> dict[str, float]:
     from stripe_assets.warehouse import build_pipeline
 
     pipeline = build_pipeline(spec["workdir"] + "-rerun")
-    return _phases(
-        pipeline, stripe_source(CreatedWindow(spec["gte"], spec["lt"]), settings=settings)
-    )
+    window = CreatedWindow(spec["gte"], spec["lt"])
+    return _phases(pipeline, stripe_source(window, settings=settings, tables=spec.get("tables")))
 
 
 def _phases(pipeline: Any, source: Any) -> dict[str, float]:
@@ -144,36 +147,6 @@ def _count(con: Any, table: str) -> int:
         return 0
 
 
-def _pages(n: int) -> int:
-    return max(1, math.ceil(n / 100))
-
-
-def _min_requests(con: Any, rows: dict[str, int]) -> int:
-    """What one sequential cursor per list needs: the bound's numerator."""
-    top = sum(_pages(rows[t.name]) for t in TABLES if not t.is_child)
-
-    def extra(table: str, parent: str) -> int:
-        if not rows[table]:
-            return 0
-        counts = con.execute(f"select count(*) from stripe.{table} group by {parent}").fetchall()
-        return sum(math.ceil((n - 10) / 100) for (n,) in counts if n > 10)
-
-    per_payout = 0
-    if rows["payouts"]:
-        per_payout = rows["payouts"]
-        if rows["payout_transactions"]:
-            counts = con.execute(
-                "select count(*) from stripe.payout_transactions group by payout_id"
-            ).fetchall()
-            per_payout += sum(_pages(n) - 1 for (n,) in counts)
-    return (
-        top
-        + extra("invoice_line_items", "invoice")
-        + extra("subscription_items", "subscription")
-        + per_payout
-    )
-
-
 class _TreeSampler:
     """Samples the run's process tree every 50 ms: page workers' CPU and the summed RSS."""
 
@@ -207,10 +180,13 @@ def measure(
     rps: float | None = None,
     max_workers: int | None = None,
     rerun: bool = False,
+    tables: list[str] | None = None,
 ) -> RunFigures:
-    """Serve `cfg` in a subprocess and load its whole window once, in another subprocess."""
+    """Serve `cfg` in a subprocess and load its whole window once (every table, or only
+    `tables`), in another subprocess."""
     with running_sandbox(cfg, subprocess_mode=True) as sb, tempfile.TemporaryDirectory() as tmp:
         truth = sb.counts(cfg.start_ts, cfg.end_ts)
+        minimum = sum(sb.minimum_requests(cfg.start_ts, cfg.end_ts, tables).values())
         sandbox = psutil.Process(sb.pid)
         cpu_before = sum(sandbox.cpu_times()[:2])
         sb.reset_stats()
@@ -218,7 +194,7 @@ def measure(
             "base_url": sb.base_url, "gte": cfg.start_ts,
             "lt": cfg.end_ts, "rps": rps, "max_workers": max_workers,
             "workdir": str(Path(tmp) / "dlt"), "db": str(Path(tmp) / "bench.duckdb"),
-            "rerun": rerun,
+            "rerun": rerun, "tables": tables,
         }  # fmt: skip
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -235,7 +211,7 @@ def measure(
         stats = sb.stats()
         sandbox_cpu = sum(sandbox.cpu_times()[:2]) - cpu_before
     rows = out["rows"]
-    expected = {t.name: int(truth.get(t.name, 0)) for t in TABLES}
+    expected = {t.name: int(truth.get(t.name, 0)) for t in TABLES if t.name in (tables or NAMES)}
     phases = out["extract_s"] + out["normalize_s"] + out["load_s"]
     return RunFigures(
         rows=sum(rows.values()),
@@ -252,7 +228,7 @@ def measure(
         tree_peak_rss_mb=max(tree.peak_rss / 2**20, out["peak_rss_mb"]),
         requests=int(stats.get("total", 0)),
         rate_limited=int(stats.get("by_status", {}).get("429", 0)),
-        min_requests=int(out["min_requests"]),
+        min_requests=minimum,
         extra={
             "process_wall_s": wall,
             "rerun": out["rerun"],
