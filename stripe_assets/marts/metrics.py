@@ -22,7 +22,8 @@ where month = (select max(month) from {SUMMARY})
 order by currency
 """
 BY_MONTH_SQL = f"""
-select month, currency, mrr_major, new_mrr_major, expansion_mrr_major, contraction_mrr_major,
+select month, currency, currency_exponent, mrr_major, new_mrr_major, expansion_mrr_major,
+       contraction_mrr_major,
        churned_mrr_major, reactivation_mrr_major, active_subscriptions, customer_churn_rate
 from {SUMMARY}
 order by month, currency
@@ -62,11 +63,9 @@ def current_month_metadata(rows: Sequence[tuple[Any, ...]]) -> dict[str, Metadat
     return metadata
 
 
-def _money(value: Decimal | float | None) -> str:
-    if value is None:
-        return ""
-    text = f"{Decimal(value):,.3f}".rstrip("0").rstrip(".")
-    return text
+def _money(value: Decimal | float | None, decimals: int) -> str:
+    """An amount in the major unit with its currency's own decimals (jpy 0, usd 2, kwd 3)."""
+    return "" if value is None else f"{Decimal(value):,.{decimals}f}"
 
 
 def format_mrr_by_month(rows: Sequence[tuple[Any, ...]]) -> str:
@@ -74,10 +73,11 @@ def format_mrr_by_month(rows: Sequence[tuple[Any, ...]]) -> str:
     header = ("month", "cur", "MRR", "new", "expansion", "contraction", "churned",
               "reactivation", "active subs", "cust. churn")  # fmt: skip
     lines = [header]
-    for month, currency, *money, active, churn in rows:
+    for month, currency, exponent, *money, active, churn in rows:
         month_text = month.strftime("%Y-%m") if isinstance(month, date) else str(month)[:7]
         churn_text = "" if churn is None else f"{float(churn):.1%}"
-        lines.append((month_text, currency, *map(_money, money), str(active), churn_text))
+        amounts = [_money(value, int(exponent)) for value in money]
+        lines.append((month_text, currency, *amounts, str(active), churn_text))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     return "\n".join(
         "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in

@@ -85,6 +85,7 @@ with_previous as (
 select
   month,
   currency,
+  {{ currency_exponent('currency') }} as currency_exponent,
   mrr,
   previous_mrr,
   {%- for movement in movements %}
