@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from stripe_assets.cli import DEFAULT_SELECT, dg_env, dg_executable
+from stripe_assets.marts.demo import build_marts_and_print_mrr
 from stripe_assets.run_output import CONSOLE_AT_INFO, run_streaming, run_summary, write_event_log
 from stripe_assets.settings import pool_name
 
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     if code != 0:
         sys.exit(f"`dg launch` failed with exit code {code}; see {event_log}.")
     ok = _print_counts(warehouse, truth)
+    build_marts_and_print_mrr(env, warehouse, last)
     print(
         f"\nWarehouse: {warehouse}\nDagster instance: {dagster_home}\n"
         "Open the UI on the same data with:  .venv/bin/stripe-assets dev\n"

@@ -51,7 +51,8 @@ EXPECTED_EDGES = {(t.child.parent, t.name) for t in TABLES if t.child}
 # Each lineage edge is an SVG path with an arrow marker (hovering a node overlays a highlighted
 # copy, hence the dedupe on `d`); each asset node a <foreignObject> whose title carries
 # `data-tooltip="<name>"`. Both live in the graph's SVG, so an edge's two end points tell
-# which nodes it joins, whatever the layout direction.
+# which nodes it joins, whatever the layout direction. An end far from every node is an edge
+# to a link of another group (the stripe_marts models downstream): left out.
 EDGES_JS = """() => {
   const nodes = [...document.querySelectorAll('foreignObject [data-tooltip]')].map(el => {
     const r = el.closest('foreignObject').getBoundingClientRect();
@@ -59,7 +60,10 @@ EDGES_JS = """() => {
   });
   const dist = (p, r) => Math.hypot(
     Math.max(r.left - p.x, 0, p.x - r.right), Math.max(r.top - p.y, 0, p.y - r.bottom));
-  const nearest = p => nodes.reduce((a, b) => dist(p, a.r) <= dist(p, b.r) ? a : b).name;
+  const nearest = p => {
+    const node = nodes.reduce((a, b) => dist(p, a.r) <= dist(p, b.r) ? a : b);
+    return dist(p, node.r) <= 12 ? node.name : null;
+  };
   const paths = document.querySelectorAll('path[marker-end][stroke*="lineage-edge"]');
   const edges = {};
   for (const path of paths) {
@@ -68,7 +72,8 @@ EDGES_JS = """() => {
       const p = path.getPointAtLength(len);
       return new DOMPoint(p.x, p.y).matrixTransform(m);
     };
-    edges[path.getAttribute('d')] = [nearest(at(0)), nearest(at(path.getTotalLength()))];
+    const ends = [nearest(at(0)), nearest(at(path.getTotalLength()))];
+    if (!ends.includes(null)) edges[path.getAttribute('d')] = ends;
   }
   return Object.values(edges);
 }"""
@@ -222,8 +227,13 @@ def _dev_env(sandbox, dagster_home: Path, warehouse: Warehouse) -> dict[str, str
     return env
 
 
+# The stripe_marts models a group's page links to, downstream of the loads.
+EXPECTED_MART_LINKS = ("invoice_details", "mrr_summary", "subscription_details")
+
+
 def _see_graph(page, server: DevServer) -> None:
-    """Group `stripe` on the asset graph: eight asset nodes, three lineage edges."""
+    """Group `stripe` on the asset graph: eight asset nodes, three lineage edges, and links to
+    the marts downstream."""
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/locations/stripe_assets/asset-groups/stripe")
@@ -240,6 +250,8 @@ def _see_graph(page, server: DevServer) -> None:
     names = {titles.nth(i).get_attribute("data-tooltip") for i in range(titles.count())}
     assert names == EXPECTED_ASSETS, f"see {SHOTS['graph']}"
     assert sorted(edges) == sorted(EXPECTED_EDGES), f"see {SHOTS['graph']}"
+    for mart in EXPECTED_MART_LINKS:
+        expect(page.get_by_text(mart, exact=True).first).to_be_visible()
 
 
 def _launch_partition(page, partition: str) -> None:
@@ -310,7 +322,8 @@ def test_materialize_one_partition_from_the_ui(
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-            # The lineage graph draws only the nodes in view: tall enough for every table.
+            # The lineage graph draws only the nodes in view: tall enough for every table
+            # (and the links to the marts beside them).
             height = max(1200, 220 * len(EXPECTED_ASSETS))
             page = browser.new_page(viewport={"width": 1600, "height": height})
             page.set_default_timeout(UI_TIMEOUT_MS)

@@ -1,0 +1,5 @@
+"""``python -m stripe_assets.sandbox``."""
+
+from .cli import main
+
+main()
