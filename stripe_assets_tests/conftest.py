@@ -42,6 +42,9 @@ DAILY = [t for t in TABLES if not t.snapshot]
 EVENTFUL = [t for t in DAILY if t.object != "event"]
 """The daily tables the sandbox fills by itself (its events come from mutations only)."""
 
+UNLIMITED = "1000"
+"""Requests per second of a test run against a sandbox without rate limit."""
+
 SESSION_VOLUMES = {
     "disputes": 0.1,
     "refunds": 0.2,
@@ -143,9 +146,11 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
 
 @pytest.fixture
 def stripe_env(sandbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
-    """Point the project at the session sandbox and a fresh DuckDB file."""
+    """Point the project at the session sandbox and a fresh DuckDB file. The sandbox sets no
+    rate limit: a test key's default budget (25 req/s) would only slow the suite down."""
     monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
     monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
     return warehouse
 
 
@@ -160,6 +165,7 @@ def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
     with running_sandbox(cfg) as sb:
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+        monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
         yield sb
 
 

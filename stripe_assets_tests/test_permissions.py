@@ -16,7 +16,7 @@ from stripe_assets.automation import JOB_NAME
 from stripe_assets.definitions import defs
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES_BY_NAME
-from stripe_assets_tests.conftest import DAILY, Warehouse, day_window
+from stripe_assets_tests.conftest import DAILY, UNLIMITED, Warehouse, day_window
 
 RESTRICTED = "rk_test_" + "noPayoutsNoEvents77"
 DAY = "2024-05-03"
@@ -39,6 +39,7 @@ def restricted(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterato
     with running_sandbox(cfg) as sb:
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", RESTRICTED)
+        monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
         yield sb
 
 
@@ -81,6 +82,7 @@ def test_an_account_that_is_no_platform_loads_everything_but_connect(
                                        platform=False)) as sb:  # fmt: skip
         monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
         monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+        monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
         result = _run(instance)
         truth = sb.counts(*day_window(DAY))
     assert result.success
