@@ -193,6 +193,11 @@ class Admin:
                     lo, hi = self.w.events.bounds(floor if gte is None else max(gte, floor), lt)
                     need[entry.path] = need.get(entry.path, 0) + _pages(hi - lo)
                 continue
+            if entry.snapshot:  # read whole on every run
+                rows = parents[entry.name] = self.listed(entry, None, None)
+                if entry.name in wanted:
+                    add(entry.path, _pages(len(rows)))
+                continue
             rows = parents[entry.name] = self.listed(entry, gte, lt)
             if entry.name not in wanted:
                 continue
