@@ -50,7 +50,7 @@ from stripe_assets.metadata import (
     table_row_count,
 )
 from stripe_assets.pages.memory import collector_tuned_for_pages
-from stripe_assets.partitions import created_window, daily_partitions
+from stripe_assets.partitions import check_run_partitions, created_window, daily_partitions
 from stripe_assets.resources import StripeResource
 from stripe_assets.selection import EXCLUDE_TABLES_ENV, partitioned_tables, snapshot_tables
 from stripe_assets.settings import (
@@ -387,12 +387,15 @@ def catalog_assets() -> AssetsDefinition | None:
     if not tables:
         return None
 
-    @stripe_multi_asset("stripe_catalog", tables)
+    # single_run: a range run of `key:"stripe/*"` (the CLI's --partition-range, a UI
+    # backfill) refreshes the catalog once beside the days
+    @stripe_multi_asset("stripe_catalog", tables, backfill_policy=BackfillPolicy.single_run())
     def stripe_catalog(
         context: AssetExecutionContext, dlt: DagsterDltResource, stripe: StripeResource
     ) -> Iterator[MaterializeResult]:
         """Read the catalog tables whole (products, prices, plans, coupons, ...) and replace
         them: what Stripe no longer lists leaves the table."""
+        check_run_partitions(context)
         pipeline, results, progress = _load(context, dlt, stripe, CreatedWindow(), tables)
         try:
             with pipeline.sql_client() as client:

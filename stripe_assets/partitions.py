@@ -8,6 +8,11 @@ import re
 from datetime import UTC, date, datetime
 
 from dagster import AssetExecutionContext, DailyPartitionsDefinition, Failure
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from stripe_assets.settings import START_DATE_ENV, start_date
 from stripe_assets.source import CreatedWindow
@@ -105,6 +110,20 @@ def created_window(context: AssetExecutionContext) -> CreatedWindow:
         raise Failure(description=str(exc), allow_retries=False) from None
     window = context.partition_time_window
     return window_of(key_range.start, int(window.start.timestamp()), int(window.end.timestamp()))
+
+
+def check_run_partitions(context: AssetExecutionContext) -> None:
+    """An unpartitioned step of a run launched for days (the catalog beside a range): the
+    days are checked all the same, so a bad day fails the whole run before any request."""
+    tags = context.run.tags
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    if start is None or end is None:
+        return
+    try:
+        check_key_range(start, end)
+    except BadPartitionError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
 
 
 def window_of(first_key: str, gte: int, lt: int) -> CreatedWindow:
