@@ -57,7 +57,8 @@ def minimum_requests(c: Client, gte: int, lt: int) -> Counter[str]:
                     need[template(link.path)] += math.ceil((total - EMBEDDED) / 100)
             else:
                 params = {k: v.replace("{id}", parent["id"]) for k, v in link.params.items()}
-                need[template(link.path)] += pages(len(c.walk(link.path, params)))
+                path = link.path.replace("{id}", parent["id"])
+                need[template(link.path)] += pages(len(c.walk(path, params)))
     return need
 
 

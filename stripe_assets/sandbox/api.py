@@ -149,6 +149,18 @@ def parse_list_params(params: Params, allowed: dict[str, spec.Param]) -> ListPar
     return lp
 
 
+def path_template(path: str) -> str:
+    """``/v1/invoices/in_123/lines`` -> ``/v1/invoices/{id}/lines`` (paths no route serves)."""
+    parts = path.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[1] == "v1":
+        out = ["", "v1", parts[2]]
+        if len(parts) >= 4:
+            out.append("{id}")
+            out.extend(parts[4:])
+        return "/".join(out)
+    return path or "/"
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{\w+\\\}", "([^/]+)", re.escape(path)) + "$")
 
@@ -242,6 +254,15 @@ class Api:
             expand(obj, checked, root, self._fetch, self.w)
             body = orjson.dumps(obj)
         return template, body
+
+    def template_of(self, path: str) -> str:
+        """The path template a request is counted under in the stats (`/v1/charges/{id}`,
+        `/v1/checkout/sessions/{id}/line_items`)."""
+        path = path.rstrip("/") or path
+        for route in self.routes:
+            if route.pattern.match(path):
+                return re.sub(r"\{\w+\}", "{id}", route.template)
+        return path_template(path)
 
     def _fetch(self, obj_type: str, obj_id: str) -> dict[str, Any]:
         return orjson.loads(self.retrieve(self.w.table(obj_type), obj_id))

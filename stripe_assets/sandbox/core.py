@@ -93,18 +93,6 @@ class Stats:
         }
 
 
-def path_template(path: str) -> str:
-    """``/v1/invoices/in_123/lines`` -> ``/v1/invoices/{id}/lines`` (for stats)."""
-    parts = path.rstrip("/").split("/")
-    if len(parts) >= 3 and parts[1] == "v1":
-        out = ["", "v1", parts[2]]
-        if len(parts) >= 4:
-            out.append("{id}")
-            out.extend(parts[4:])
-        return "/".join(out)
-    return path or "/"
-
-
 class Sandbox:
     """Everything but the socket layer: ``handle()`` turns a request into a ``Response``."""
 
@@ -211,7 +199,7 @@ class Sandbox:
         elif fault in ("invalid_json", "missing_fields"):
             fault = None  # only a 200 can be corrupted this way
         self.stats.record(
-            path_template(path) if is_v1 else "(unmatched)", status, len(payload), fault
+            self.api.template_of(path) if is_v1 else "(unmatched)", status, len(payload), fault
         )
         return Response(status, payload, base + extra, delay, action)
 
