@@ -73,6 +73,8 @@ stripe_job = define_asset_job(
 
 
 CATALOG = "catalog"
+CATALOG_RUN_KEY = "stripe-catalog:"
+"""Run-key prefix of the schedule's daily catalog snapshot run."""
 """The sensor's pending key of the catalog snapshots (they have no partition)."""
 
 
@@ -180,7 +182,7 @@ def stripe_daily_schedule(context: ScheduleEvaluationContext) -> list[RunRequest
     if snapshot_tables():  # the catalog, whole, once a day
         requests.append(
             RunRequest(
-                run_key=f"stripe-catalog:{yesterday}",
+                run_key=f"{CATALOG_RUN_KEY}{yesterday}",
                 asset_selection=[AssetKey([ASSET_KEY_PREFIX, t]) for t in snapshot_tables()],
                 tags={TRIGGER_TAG: "schedule"},
             )

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SANDBOX_START = "2024-05-01"
 SANDBOX_END = "2024-05-11"  # exclusive
+CLI_START_DATE = "2024-04-30"
+"""STRIPE_START_DATE of the tests' CLI runs: a day before the sandbox's data, so that the first
+partition (which also holds everything created before it) is not one they load."""
 
 
 def day_window(day: str, days: int = 1) -> tuple[int, int]:
@@ -79,6 +82,11 @@ def busy_day(sandbox) -> str:
             return day.isoformat()
         day += timedelta(days=1)
     raise AssertionError("no day of the session sandbox exercises every table")
+
+
+def expected_counts(sandbox, gte: int | None, lt: int | None) -> dict[str, int]:
+    """Ground truth of a load of every table over a window: the catalog snapshots whole."""
+    return sandbox.load_counts(gte, lt)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from stripe_assets_tests.conftest import DAILY, EVENTFUL, SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.conftest import CLI_START_DATE, DAILY, EVENTFUL, Warehouse, day_window
 from stripe_assets_tests.test_readme_commands import warnings_in
 from stripe_assets_tests.test_reliability import cli_env
 
@@ -32,7 +32,7 @@ FUTURE = (TODAY + timedelta(days=30)).isoformat()
 # What every refusal says: the format, the valid days and the setting that moves the first.
 RULES = [
     "UTC days written YYYY-MM-DD",
-    f"from {SANDBOX_START} (STRIPE_START_DATE) to {YESTERDAY}",
+    f"from {CLI_START_DATE} (STRIPE_START_DATE) to {YESTERDAY}",
 ]
 
 CASES = {

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stripe_assets_tests.conftest import DAILY, SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.conftest import CLI_START_DATE, DAILY, Warehouse, day_window
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -60,7 +60,7 @@ def user_shell(tmp_path: Path, sandbox=None, **extra: str) -> dict[str, str]:
         VIRTUAL_ENV=sys.prefix,
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         DAGSTER_HOME=str(home),
-        STRIPE_START_DATE=SANDBOX_START,
+        STRIPE_START_DATE=CLI_START_DATE,
         DESTINATION__DUCKDB__CREDENTIALS=str(tmp_path / "warehouse.duckdb"),
     )
     if sandbox is not None:
