@@ -68,7 +68,8 @@ with running_sandbox(SandboxConfig(seed=3, start="2024-05-01", end="2024-05-06")
 
     decoder = PageDecoder(1, Report())
     decoder.start(wait=60)
-    page = decoder.decode(c.raw("GET", "/v1/issuing/cardholders", {{"limit": 100}})[2], PageJob("issuing_cardholders"))
+    body = c.raw("GET", "/v1/issuing/cardholders", {{"limit": 100}})[2]
+    page = decoder.decode(body, PageJob("issuing_cardholders"))
     decoder.close()
     with instance_for_test() as instance:
         result = defs.resolve_job_def(JOB_NAME).execute_in_process(
@@ -85,7 +86,8 @@ with running_sandbox(SandboxConfig(seed=3, start="2024-05-01", end="2024-05-06")
         "shapes": sorted({{t["object"] for t in holders}}),
         "unknown_param": [status, bad["error"]["message"]],
         "loaded": warehouse.counts(),
-        "truth": {{t.name: sb.counts(*day_window(day))[t.name] for t in TABLES if not t.snapshot}},
+        "truth": {{t.name: n for t in TABLES if not t.snapshot
+                   for n in [sb.counts(*day_window(day))[t.name]]}},
         "checks": checks,
         "worker": [Report.in_worker, page.count, page.table.num_rows],
     }}))
