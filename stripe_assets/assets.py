@@ -2,28 +2,40 @@
 
 import atexit
 import gc
+import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
     TableSchema,
+    multi_asset,
 )
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster._core.execution.context.metadata_logging import (
     AssetMetadataHandle,
     OutputMetadataAccumulator,
 )
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from stripe_assets.events import StripeEvents, deleted_ids, deletion_resources
+from stripe_assets.events import (
+    EVENT_RETENTION_SECONDS,
+    StripeEvents,
+    deleted_ids,
+    deletion_resources,
+)
 from stripe_assets.metadata import (
     DAY,
     FRESHNESS_POLICY,
@@ -38,8 +50,9 @@ from stripe_assets.metadata import (
     table_row_count,
 )
 from stripe_assets.pages.memory import collector_tuned_for_pages
-from stripe_assets.partitions import created_window, daily_partitions
+from stripe_assets.partitions import check_run_partitions, created_window, daily_partitions
 from stripe_assets.resources import StripeResource
+from stripe_assets.selection import EXCLUDE_TABLES_ENV, partitioned_tables, snapshot_tables
 from stripe_assets.settings import (
     ASSET_KEY_PREFIX,
     GROUP_NAME,
@@ -61,6 +74,10 @@ from stripe_assets.warehouse import build_pipeline, loader_file_format
 atexit.register(gc.freeze)
 
 
+READABLE = "readable"
+"""The check each load reports per table: whether Stripe let the key list it."""
+
+
 def asset_key(table: str) -> AssetKey:
     return AssetKey([ASSET_KEY_PREFIX, table])
 
@@ -79,7 +96,9 @@ class StripeTranslator(DagsterDltTranslator):
                 deps=deps,
                 group_name=GROUP_NAME,
                 description=table.description,
-                freshness_policy=FRESHNESS_POLICY,
+                freshness_policy=None if table.snapshot else FRESHNESS_POLICY,
+                # a table Stripe refused to list is reported, not materialized as empty
+                skippable=True,
             )
             .merge_attributes(metadata=spec_metadata(table))
         )
@@ -146,10 +165,15 @@ def _materializations(
     carries the loaded column schema, which the UI shows as the table's latest."""
     days = context.partition_keys
     windows = {day: _day_window(day) for day in days}
+    first = daily_partitions.get_first_partition_key()
+    if days[0] == first:  # the first partition also holds everything created before it
+        windows[first] = (0, windows[first][1])
     gte, lt = windows[days[0]][0], windows[days[-1]][1]
     with pipeline.sql_client() as client:
         for result in results:
             table = TABLES_BY_NAME[result.asset_key.path[-1]]
+            if table.name in _refused(progress, [table.name]):
+                continue  # not materialized: its `readable` check says why
             counters = progress.tables.get(table.name)
             requests, retries = (counters.requests, counters.retries) if counters else (0, 0)
             try:
@@ -219,47 +243,183 @@ def backfill_policy() -> BackfillPolicy:
     return BackfillPolicy.multi_run(per_run)
 
 
-@dlt_assets(
-    dlt_source=stripe_source(),
-    dlt_pipeline=build_pipeline(),
-    name="stripe",
-    dagster_dlt_translator=StripeTranslator(),
-    partitions_def=daily_partitions,
-    backfill_policy=backfill_policy(),
-    pool=pool_name(),
+def _refused(progress: RunProgress, tables: list[str]) -> dict[str, str]:
+    """Tables Stripe refused to list (a restricted key's permission, Connect on an account
+    that is no platform), a child of a refused parent with it: Stripe's reason per table."""
+    refused = dict(progress.unavailable_tables)
+    for name in tables:
+        link = TABLES_BY_NAME[name].child
+        if link is not None and link.parent in refused and name not in refused:
+            refused[name] = f"Its parent table {link.parent} is unavailable: {refused[link.parent]}"
+    return refused
+
+
+def _readable(
+    context: AssetExecutionContext, tables: list[str], refused: Mapping[str, str]
+) -> Iterator[AssetCheckResult]:
+    """The `readable` check of each table: refused tables are reported here (and not
+    materialized, so they never pose as empty), the others load as usual. Dagster skips the
+    checks of an asset that was not materialized, so the load reports them itself."""
+    wanted = {key.asset_key.path[-1] for key in context.selected_asset_check_keys}
+    for name in tables:
+        if name not in wanted:
+            continue
+        reason = refused.get(name)
+        if reason is not None:
+            context.log.warning(
+                f"{name} not loaded: {reason} Exclude it with {EXCLUDE_TABLES_ENV} if the key "
+                "is not meant to read it."
+            )
+        yield AssetCheckResult(
+            asset_key=asset_key(name),
+            check_name=READABLE,
+            passed=reason is None,
+            severity=AssetCheckSeverity.WARN,
+            description=f"Not loaded: Stripe refused to list {name}. {reason}"
+            if reason
+            else f"The key could list {name}.",
+        )
+
+
+def stripe_multi_asset(
+    name: str, tables: list[str], partitions_def: Any = None, backfill_policy: Any = None
+) -> Callable[[Callable[..., Any]], AssetsDefinition]:
+    """`@dlt_assets` (dagster-dlt's specs, translator and run) plus a `readable` check per
+    table: `dlt_assets` takes no check specs, and the check must come from the load that met
+    Stripe's refusal (see `_readable`)."""
+    specs = build_dlt_asset_specs(
+        dlt_source=stripe_source(tables=tables),
+        dlt_pipeline=build_pipeline(),
+        dagster_dlt_translator=StripeTranslator(),
+    )
+    checks = [
+        AssetCheckSpec(
+            READABLE,
+            asset=spec.key,
+            description="Stripe let the key list it (a restricted key needs the table's "
+            "permission; Connect lists need a platform).",
+        )
+        for spec in specs
+    ]
+    return multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=checks,
+        can_subset=True,
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy,
+        pool=pool_name(),
+    )
+
+
+def _events_retention(context: AssetExecutionContext, window: CreatedWindow) -> None:
+    """Stripe keeps events for 30 days: an older partition of `events` loads what is left."""
+    if "events" not in {k.path[-1] for k in context.selected_asset_keys}:
+        return
+    kept_since = int(time.time()) - EVENT_RETENTION_SECONDS
+    if window.gte is None or window.gte < kept_since:
+        context.log.warning(
+            f"events: Stripe keeps events for 30 days; this window starts {iso(window.gte)}, "
+            f"so only events since about {iso(kept_since)} can still be loaded."
+        )
+
+
+def _load(
+    context: AssetExecutionContext,
+    dlt: DagsterDltResource,
+    stripe: StripeResource,
+    window: CreatedWindow,
+    tables: list[str],
+) -> tuple[Any, list[MaterializeResult], RunProgress]:
+    """One dlt run of `tables` (those of the run's selection) over `window`."""
+    settings = stripe.settings()  # at run time: a missing key fails here, clearly
+    selected = sorted(k.path[-1] for k in context.selected_asset_keys)
+    context.log.info(
+        f"Loading {selected} for created in [{iso(window.gte)}, {iso(window.lt)}) "
+        f"from {settings.api_base}"
+    )
+    progress = RunProgress(log=context.log.info)
+    source = stripe_source(window, settings=settings, progress=progress, tables=tables)
+    # A working dir per run: concurrent runs never share dlt state, and a killed run leaves
+    # nothing the next one would pick up (merge on the primary key makes the rerun exact).
+    pipelines_dir = tempfile.mkdtemp(prefix="stripe-assets-dlt-")
+    pipeline = build_pipeline(pipelines_dir)
+    with collector_tuned_for_pages():
+        results = list(
+            dlt.run(
+                context=context,
+                dlt_source=source,
+                dlt_pipeline=pipeline,
+                loader_file_format=loader_file_format(pipeline),
+            )
+        )
+    phases = dlt_phases(pipeline)
+    if any(not TABLES_BY_NAME[n].snapshot for n in selected):
+        _remove_deleted(context, pipeline, settings, window, progress)
+    context.log.info(progress.summary())
+    context.log.info(f"{LOADED_PREFIX}{phases}")
+    _log_load_jobs(context, results)
+    return pipeline, results, progress
+
+
+@stripe_multi_asset(
+    "stripe", partitioned_tables(), daily_partitions, backfill_policy=backfill_policy()
 )
 def stripe_tables(
     context: AssetExecutionContext, dlt: DagsterDltResource, stripe: StripeResource
 ) -> Iterator[MaterializeResult]:
     """Load the selected Stripe tables for the run's `created` window."""
     window = created_window(context)
-    settings = stripe.settings()  # at run time: a missing key fails here, clearly
-    context.log.info(
-        f"Loading {sorted(k.path[-1] for k in context.selected_asset_keys)} "
-        f"for created in [{iso(window.gte)}, {iso(window.lt)}) from {settings.api_base}"
-    )
-    progress = RunProgress(log=context.log.info)
-    source = stripe_source(window, settings=settings, progress=progress)
-    with tempfile.TemporaryDirectory(prefix="stripe-assets-dlt-") as pipelines_dir:
-        # A working dir per run: concurrent runs never share dlt state, and a killed run
-        # leaves nothing the next one would pick up (merge on the primary key makes the
-        # rerun exact).
-        pipeline = build_pipeline(pipelines_dir)
-        with collector_tuned_for_pages():
-            results = list(
-                dlt.run(
-                    context=context,
-                    dlt_source=source,
-                    dlt_pipeline=pipeline,
-                    loader_file_format=loader_file_format(pipeline),
-                )
-            )
-        phases = dlt_phases(pipeline)
-        _remove_deleted(context, pipeline, settings, window, progress)
-        context.log.info(progress.summary())
-        context.log.info(f"{LOADED_PREFIX}{phases}")
-        _log_load_jobs(context, results)
+    _events_retention(context, window)
+    pipeline, results, progress = _load(context, dlt, stripe, window, partitioned_tables())
+    try:
         yield from _materializations(context, pipeline, results, progress)
+        yield from _readable(
+            context, partitioned_tables(), _refused(progress, partitioned_tables())
+        )
+    finally:
+        shutil.rmtree(pipeline.pipelines_dir, ignore_errors=True)
 
 
-__all__ = ["StripeTranslator", "asset_key", "stripe_tables"]
+def catalog_assets() -> AssetsDefinition | None:
+    """The catalog tables (STRIPE_TABLES may select none) as one unpartitioned asset."""
+    tables = snapshot_tables()
+    if not tables:
+        return None
+
+    # single_run: a range run of `key:"stripe/*"` (the CLI's --partition-range, a UI
+    # backfill) refreshes the catalog once beside the days
+    @stripe_multi_asset("stripe_catalog", tables, backfill_policy=BackfillPolicy.single_run())
+    def stripe_catalog(
+        context: AssetExecutionContext, dlt: DagsterDltResource, stripe: StripeResource
+    ) -> Iterator[MaterializeResult]:
+        """Read the catalog tables whole (products, prices, plans, coupons, ...) and replace
+        them: what Stripe no longer lists leaves the table."""
+        check_run_partitions(context)
+        pipeline, results, progress = _load(context, dlt, stripe, CreatedWindow(), tables)
+        try:
+            with pipeline.sql_client() as client:
+                for result in results:
+                    table = TABLES_BY_NAME[result.asset_key.path[-1]]
+                    if table.name in _refused(progress, [table.name]):
+                        continue
+                    counters = progress.tables.get(table.name)
+                    yield MaterializeResult(
+                        asset_key=result.asset_key,
+                        metadata={
+                            **table_metadata(table, table_row_count(client, table.name)),
+                            "requests": MetadataValue.int(counters.requests if counters else 0),
+                            "retries": MetadataValue.int(counters.retries if counters else 0),
+                        },
+                    )
+            yield from _readable(context, tables, _refused(progress, tables))
+        finally:
+            shutil.rmtree(pipeline.pipelines_dir, ignore_errors=True)
+
+    return stripe_catalog
+
+
+stripe_catalog = catalog_assets()
+
+
+__all__ = ["StripeTranslator", "asset_key", "stripe_catalog", "stripe_tables"]

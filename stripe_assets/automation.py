@@ -44,8 +44,9 @@ from dagster._core.storage.tags import (
 
 from stripe_assets.events import EVENT_RETENTION_SECONDS, OBJECT_TABLES, StripeEvents
 from stripe_assets.events import is_expired_cursor as _is_expired_cursor
-from stripe_assets.partitions import daily_partitions
+from stripe_assets.partitions import daily_partitions, partition_of_created
 from stripe_assets.resources import StripeResource
+from stripe_assets.selection import partitioned_tables, selected_names, snapshot_tables
 from stripe_assets.settings import (
     ASSET_KEY_PREFIX,
     GROUP_NAME,
@@ -55,7 +56,7 @@ from stripe_assets.settings import (
 )
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeInvalidRequestError
-from stripe_assets.tables import TABLES, TABLES_BY_NAME, children_of
+from stripe_assets.tables import TABLES_BY_NAME, children_of
 
 JOB_NAME = "stripe_job"
 SENSOR_INTERVAL_SECONDS = 300
@@ -71,16 +72,24 @@ stripe_job = define_asset_job(
 )
 
 
+CATALOG = "catalog"
+CATALOG_RUN_KEY = "stripe-catalog:"
+"""Run-key prefix of the schedule's daily catalog snapshot run."""
+"""The sensor's pending key of the catalog snapshots (they have no partition)."""
+
+
 def tables_touched(table: str) -> set[str]:
-    """A changed object reloads its table and its children (lines, items, transactions)."""
-    return {table, *(child.name for child in children_of(table))}
+    """A changed object reloads its table and its children (lines, items, transactions), of
+    the tables this code location loads (STRIPE_TABLES)."""
+    chosen = set(selected_names())
+    return {table, *(child.name for child in children_of(table))} & chosen
 
 
 def reread_windows() -> dict[str, int]:
     """Daily partitions each table reloads per scheduled tick (1: yesterday only), from
     STRIPE_REREAD_DAYS. A child table re-reads at least as far back as its parent, since a
     reloaded parent's changes include its lines, items or transactions."""
-    days = reread_days([t.name for t in TABLES])
+    days = reread_days(partitioned_tables())
     for table, count in list(days.items()):
         for name in tables_touched(table):
             days[name] = max(days[name], count)
@@ -152,7 +161,15 @@ def stripe_daily_schedule(context: ScheduleEvaluationContext) -> list[RunRequest
             context.instance,
         )
     tags = {TRIGGER_TAG: "schedule"}
-    requests = [RunRequest(run_key=f"stripe-daily:{yesterday}", partition_key=yesterday, tags=tags)]
+    daily = [AssetKey([ASSET_KEY_PREFIX, t]) for t in partitioned_tables()]
+    requests = [
+        RunRequest(
+            run_key=f"stripe-daily:{yesterday}",
+            partition_key=yesterday,
+            asset_selection=daily,
+            tags=tags,
+        )
+    ]
     for request in sorted(map(_one_day_as_partition, rereads), key=_request_label):
         label = _request_label(request)
         digest = hashlib.sha1(label.encode()).hexdigest()[:12]
@@ -162,9 +179,17 @@ def stripe_daily_schedule(context: ScheduleEvaluationContext) -> list[RunRequest
                 tags={**request.tags, TRIGGER_TAG: "reread"},
             )
         )
+    if snapshot_tables():  # the catalog, whole, once a day
+        requests.append(
+            RunRequest(
+                run_key=f"{CATALOG_RUN_KEY}{yesterday}",
+                asset_selection=[AssetKey([ASSET_KEY_PREFIX, t]) for t in snapshot_tables()],
+                tags={TRIGGER_TAG: "schedule"},
+            )
+        )
     context.log.info(
         f"Yesterday ({yesterday}) for every table"
-        + "".join(f"; re-read {_request_label(r)}" for r in requests[1:])
+        + "".join(f"; then {_request_label(r)}" for r in requests[1:])
     )
     return requests
 
@@ -196,7 +221,8 @@ class EventsCursor:
 
 
 def partition_of(created: int) -> str:
-    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d")
+    """The daily partition of an object (the first one for anything created before it)."""
+    return partition_of_created(created)
 
 
 def _collect(
@@ -204,17 +230,21 @@ def _collect(
 ) -> None:
     by_partition: dict[str, tuple[set[str], list[str]]] = {}
     too_new: set[str] = set()
-    too_old: set[str] = set()
+    chosen = set(selected_names())
     for event in events:
         obj = event.get("data", {}).get("object") or {}
         table = OBJECT_TABLES.get(obj.get("object", ""))
-        created = obj.get(TABLES_BY_NAME[table].created_field) if table else None
-        if table is None or not isinstance(created, int):
+        if table is None or table not in chosen:
+            continue
+        if TABLES_BY_NAME[table].snapshot:  # the catalog: one run reads it whole
+            tables, ids = by_partition.setdefault(CATALOG, (set(), []))
+            tables.add(table)
+            ids.append(event["id"])
+            continue
+        created = obj.get(TABLES_BY_NAME[table].created_field)
+        if not isinstance(created, int):
             continue
         key = partition_of(created)
-        if key < daily_partitions.start.strftime("%Y-%m-%d"):
-            too_old.add(key)
-            continue
         if not daily_partitions.has_partition_key(key):
             too_new.add(key)  # today's partition: the schedule loads it tomorrow
             continue
@@ -227,11 +257,6 @@ def _collect(
         context.log.info(
             f"Changes to objects created in open partitions {sorted(too_new)}: "
             "the schedule loads them once the day is over."
-        )
-    if too_old:
-        context.log.info(
-            f"Ignoring changes to objects created before the first partition "
-            f"({sorted(too_old)[:5]}...; STRIPE_START_DATE)."
         )
 
 
@@ -274,7 +299,7 @@ def _run_requests(cursor: EventsCursor) -> list[RunRequest]:
         requests.append(
             RunRequest(
                 run_key=f"stripe-events:{key}:{entry['events']}",
-                partition_key=key,
+                partition_key=None if key == CATALOG else key,
                 asset_selection=[AssetKey([ASSET_KEY_PREFIX, t]) for t in entry["tables"]],
                 tags={TRIGGER_TAG: "events"},
             )

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         shown = shlex.join(["dg", *command[1:6]])  # the console setting is ours, not the user's
         print(f"Sandbox at {sandbox.base_url}. Running: {shown}", flush=True)
         code = run_streaming(command, env, PROJECT_ROOT)
-        truth = sandbox.counts(_utc_seconds(first), _utc_seconds(last + timedelta(days=1)))
+        truth = sandbox.load_counts(_utc_seconds(first), _utc_seconds(last + timedelta(days=1)))
     summary = _write_event_log(dagster_home, event_log)
     print(f"\nDagster: {summary}\nFull event log (every event, DEBUG included): {event_log}")
     if code != 0:

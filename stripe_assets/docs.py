@@ -42,17 +42,31 @@ def _events(table: StripeTable) -> str:
     return ", ".join(f"`{p}.*`" for p in prefixes)
 
 
+def _loads(table: StripeTable) -> str:
+    if table.snapshot:
+        return "whole list, replaced"
+    if table.child is not None and not table.child.embedded_field:
+        return "daily; a request per parent"
+    return "daily"
+
+
+def _permission(table: StripeTable) -> str:
+    return f"{table.permission} (Read)" + ("; a Connect platform" if table.connect else "")
+
+
 def tables_markdown() -> str:
     rows = [
-        "| table / asset | Stripe endpoint | primary key | parent (lineage) | events |",
-        "|---|---|---|---|---|",
+        "| table / asset | Stripe endpoint | primary key | parent (lineage) | loads | events "
+        "| restricted key needs |",
+        "|---|---|---|---|---|---|---|",
     ]
     for table in TABLES:
         key = ", ".join(table.primary_key)
         key = f"`({key})`" if len(table.primary_key) > 1 else f"`{key}`"
         parent = f"`stripe/{table.child.parent}`" if table.child else ""
         rows.append(
-            f"| `{table.name}` | {_endpoint(table)} | {key} | {parent} | {_events(table)} |"
+            f"| `{table.name}` | {_endpoint(table)} | {key} | {parent} | {_loads(table)} "
+            f"| {_events(table)} | {_permission(table)} |"
         )
     return "\n".join(rows)
 

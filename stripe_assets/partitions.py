@@ -5,9 +5,14 @@ materialize` before Dagster starts, and by every run before its first request)."
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 from dagster import AssetExecutionContext, DailyPartitionsDefinition, Failure
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 from stripe_assets.settings import START_DATE_ENV, start_date
 from stripe_assets.source import CreatedWindow
@@ -104,4 +109,34 @@ def created_window(context: AssetExecutionContext) -> CreatedWindow:
     except BadPartitionError as exc:
         raise Failure(description=str(exc), allow_retries=False) from None
     window = context.partition_time_window
-    return CreatedWindow(gte=int(window.start.timestamp()), lt=int(window.end.timestamp()))
+    return window_of(key_range.start, int(window.start.timestamp()), int(window.end.timestamp()))
+
+
+def check_run_partitions(context: AssetExecutionContext) -> None:
+    """An unpartitioned step of a run launched for days (the catalog beside a range): the
+    days are checked all the same, so a bad day fails the whole run before any request."""
+    tags = context.run.tags
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    if start is None or end is None:
+        return
+    try:
+        check_key_range(start, end)
+    except BadPartitionError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
+
+
+def window_of(first_key: str, gte: int, lt: int) -> CreatedWindow:
+    """`created[gte]`/`created[lt]` of partitions starting at `first_key`. The first
+    partition (STRIPE_START_DATE) also holds everything created before it: a customer from
+    years before the start date, whose invoices fall after it, is loaded with the first day
+    rather than never."""
+    first = daily_partitions.start.strftime("%Y-%m-%d")
+    return CreatedWindow(gte=None if first_key == first else gte, lt=lt)
+
+
+def partition_of_created(created: int) -> str:
+    """The daily partition holding an object created at `created` (the first partition for
+    anything older)."""
+    day = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%d")
+    return max(day, daily_partitions.start.strftime("%Y-%m-%d"))

@@ -92,6 +92,11 @@ class Volume:
     share: float = 1.0
     after: tuple[int, int] = (0, 0)
     children: tuple[int, int] = (1, 4)
+    before: int = 0
+    """Objects created before the data window (a catalog): this many, in the year before."""
+    share_amount: bool = True
+    """Children's amounts add up to their parent's (credit note lines); else each child
+    takes a part of it (a partial transfer reversal)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,14 @@ class StripeTable:
     """The event after which Stripe's list no longer returns the object (a hard delete)."""
     sandbox: Volume = field(default_factory=Volume)
     refs: tuple[Ref, ...] = ()
+    snapshot: bool = False
+    """A catalog table (products, prices, coupons, ...): small, changed in place and referenced
+    by everything, so each run reads the whole list and replaces the table (an object Stripe
+    no longer lists leaves it); one unpartitioned asset instead of daily partitions."""
+    permission: str = ""
+    """What a restricted key needs to read it, as Stripe's Dashboard names it."""
+    connect: bool = False
+    """Lists connected accounts' objects: only a Connect platform may read it."""
 
     @property
     def is_child(self) -> bool:
@@ -141,6 +154,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="customers",
         object="customer",
         path="/v1/customers",
+        permission="Customers",
         description="Customers, one row per customer.",
         columns={**timestamps("created"), **bigints("balance")},
         column_descriptions=_described(
@@ -160,6 +174,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="charges",
         object="charge",
         path="/v1/charges",
+        permission="Charges",
         description="Charges (payments), one row per charge.",
         columns={
             **timestamps("created"),
@@ -193,6 +208,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="invoices",
         object="invoice",
         path="/v1/invoices",
+        permission="Invoices",
         description="Invoices, one row per invoice; lines live in invoice_line_items.",
         columns={
             **timestamps(
@@ -247,6 +263,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="invoice_line_items",
         object="line_item",
         path="/v1/invoices/{id}/lines",
+        permission="Invoices",
         description="Invoice line items, one row per (invoice, line id).",
         primary_key=("invoice", "id"),
         columns={**bigints("amount", "quantity")},
@@ -270,6 +287,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="subscriptions",
         object="subscription",
         path="/v1/subscriptions",
+        permission="Subscriptions",
         description="Subscriptions in every status (canceled included); items live in "
         "subscription_items.",
         params={"status": "all"},
@@ -307,6 +325,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="subscription_items",
         object="subscription_item",
         path="/v1/subscription_items",
+        permission="Subscriptions",
         description="Subscription items, one row per item, linked by subscription.",
         columns={**timestamps("created"), **bigints("quantity")},
         child=ChildLink(
@@ -328,6 +347,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="payouts",
         object="payout",
         path="/v1/payouts",
+        permission="Payouts",
         description="Payouts to the bank account, one row per payout.",
         columns={**timestamps("created", "arrival_date"), **bigints("amount")},
         column_descriptions=_described(
@@ -353,6 +373,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="payout_transactions",
         object="balance_transaction",
         path="/v1/balance_transactions",
+        permission="Balance transaction sources",
         description="Balance transactions settled by each payout, one row per "
         "(payout_id, transaction id).",
         primary_key=("payout_id", "id"),
@@ -379,6 +400,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="balance_transactions",
         object="balance_transaction",
         path="/v1/balance_transactions",
+        permission="Balance transaction sources",
         description="Every balance transaction (charges, refunds, disputes, payouts, ...), one "
         "row per transaction.",
         columns={**timestamps("created", "available_on"), **bigints("amount", "fee", "net")},
@@ -400,6 +422,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="refunds",
         object="refund",
         path="/v1/refunds",
+        permission="Refunds",
         description="Refunds of charges, one row per refund.",
         columns={**timestamps("created"), **bigints("amount")},
         column_descriptions=_described(
@@ -427,6 +450,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="disputes",
         object="dispute",
         path="/v1/disputes",
+        permission="Disputes",
         description="Disputes (chargebacks) of charges, one row per dispute.",
         columns={**timestamps("created"), **bigints("amount")},
         column_descriptions=_described(
@@ -460,6 +484,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="payment_intents",
         object="payment_intent",
         path="/v1/payment_intents",
+        permission="PaymentIntents",
         description="PaymentIntents, one row per payment intent (one per card charge).",
         columns={
             **timestamps("created", "canceled_at"),
@@ -498,6 +523,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="setup_intents",
         object="setup_intent",
         path="/v1/setup_intents",
+        permission="SetupIntents",
         description="SetupIntents (saving a payment method for later), one row per intent.",
         columns=timestamps("created"),
         column_descriptions=_described(
@@ -521,6 +547,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="invoice_items",
         object="invoiceitem",
         path="/v1/invoiceitems",
+        permission="Invoices",
         description="Invoice items (one-off amounts added to invoices), one row per item.",
         created_field="date",
         columns={**timestamps("date"), **bigints("amount", "quantity", "unit_amount")},
@@ -541,6 +568,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="credit_notes",
         object="credit_note",
         path="/v1/credit_notes",
+        permission="Credit notes",
         description="Credit notes (adjustments of finalized invoices), one row per note; "
         "lines live in credit_note_line_items.",
         created_filter=False,
@@ -565,6 +593,7 @@ TABLES: tuple[StripeTable, ...] = (
         name="credit_note_line_items",
         object="credit_note_line_item",
         path="/v1/credit_notes/{id}/lines",
+        permission="Credit notes",
         description="Credit note line items, one row per (credit note, line id).",
         primary_key=("credit_note", "id"),
         columns=bigints("amount", "quantity", "unit_amount"),
@@ -581,6 +610,344 @@ TABLES: tuple[StripeTable, ...] = (
             quantity="Quantity credited.",
         ),
         sandbox=Volume(children=(1, 3)),
+    ),
+    # -- catalog snapshots -------------------------------------------------------------------
+    StripeTable(
+        name="products",
+        object="product",
+        path="/v1/products",
+        permission="Products",
+        description="Products of the catalog (snapshot), one row per product.",
+        columns={**timestamps("created", "updated")},
+        column_descriptions=_described(
+            id="Product id (prod_...).", name="Product name.", active="Whether it is sold."
+        ),
+        events=("product.created", "product.updated", "product.deleted"),
+        deleted_event="product.deleted",
+        snapshot=True,
+    ),
+    StripeTable(
+        name="prices",
+        object="price",
+        path="/v1/prices",
+        permission="Prices",
+        description="Prices of the catalog (snapshot), one row per price.",
+        columns={**timestamps("created"), **bigints("unit_amount")},
+        column_descriptions=_described(
+            id="Price id (price_...).",
+            product="Product id (prod_...).",
+            unit_amount="Price per unit, in the currency's minor unit.",
+            recurring="Billing interval and interval_count of a recurring price (JSON).",
+        ),
+        events=("price.created", "price.updated", "price.deleted"),
+        deleted_event="price.deleted",
+        snapshot=True,
+    ),
+    StripeTable(
+        name="plans",
+        object="plan",
+        path="/v1/plans",
+        permission="Plans",
+        description="Plans (the older view of recurring prices, same ids) (snapshot).",
+        columns={**timestamps("created"), **bigints("amount")},
+        column_descriptions=_described(id="Plan id (the recurring price's id)."),
+        events=("plan.created", "plan.updated", "plan.deleted"),
+        deleted_event="plan.deleted",
+        snapshot=True,
+    ),
+    StripeTable(
+        name="coupons",
+        object="coupon",
+        path="/v1/coupons",
+        permission="Coupons",
+        description="Coupons (snapshot): a deleted coupon leaves the table.",
+        columns={**timestamps("created", "redeem_by"), **bigints("amount_off")},
+        events=("coupon.created", "coupon.updated", "coupon.deleted"),
+        deleted_event="coupon.deleted",
+        snapshot=True,
+        sandbox=Volume(before=12, daily=0.3),
+    ),
+    StripeTable(
+        name="promotion_codes",
+        object="promotion_code",
+        path="/v1/promotion_codes",
+        permission="Promotion codes",
+        description="Promotion codes of coupons (snapshot).",
+        columns={**timestamps("created", "expires_at")},
+        events=("promotion_code.created", "promotion_code.updated"),
+        snapshot=True,
+        sandbox=Volume(before=8, daily=0.3),
+        refs=(Ref("coupon", "coupons", inline=True),),
+    ),
+    StripeTable(
+        name="tax_rates",
+        object="tax_rate",
+        path="/v1/tax_rates",
+        permission="Tax rates",
+        description="Tax rates (snapshot).",
+        columns=timestamps("created"),
+        events=("tax_rate.created", "tax_rate.updated"),
+        snapshot=True,
+        sandbox=Volume(before=6, daily=0),
+    ),
+    StripeTable(
+        name="shipping_rates",
+        object="shipping_rate",
+        path="/v1/shipping_rates",
+        permission="Shipping rates",
+        description="Shipping rates (snapshot); Stripe sends no events for them.",
+        columns=timestamps("created"),
+        snapshot=True,
+        sandbox=Volume(before=4, daily=0),
+    ),
+    # -- customers' children ------------------------------------------------------------------
+    StripeTable(
+        name="payment_methods",
+        object="payment_method",
+        path="/v1/customers/{id}/payment_methods",
+        permission="PaymentMethods",
+        description="Payment methods attached to customers (one request per customer of the "
+        "window: Stripe lists them per customer only).",
+        columns=timestamps("created"),
+        child=ChildLink(
+            parent="customers",
+            parent_column="customer",
+            path="/v1/customers/{id}/payment_methods",
+        ),
+        sandbox=Volume(children=(1, 1)),
+    ),
+    StripeTable(
+        name="customer_balance_transactions",
+        object="customer_balance_transaction",
+        path="/v1/customers/{id}/balance_transactions",
+        permission="Customers",
+        description="Customer balance (credit) transactions (one request per customer of the "
+        "window).",
+        columns={**timestamps("created"), **bigints("amount", "ending_balance")},
+        child=ChildLink(
+            parent="customers",
+            parent_column="customer",
+            path="/v1/customers/{id}/balance_transactions",
+        ),
+        sandbox=Volume(children=(0, 2), share_amount=False),
+    ),
+    # -- billing -------------------------------------------------------------------------------
+    StripeTable(
+        name="subscription_schedules",
+        object="subscription_schedule",
+        path="/v1/subscription_schedules",
+        permission="Subscription schedules",
+        description="Subscription schedules, one row per schedule.",
+        columns=timestamps("created", "canceled_at", "completed_at", "released_at"),
+        events=(
+            "subscription_schedule.created",
+            "subscription_schedule.updated",
+            "subscription_schedule.canceled",
+            "subscription_schedule.completed",
+            "subscription_schedule.released",
+        ),
+        sandbox=Volume(per="subscription", share=0.1, after=(0, 0)),
+        refs=(Ref("subscription", "subscriptions", copy=("customer",)),),
+    ),
+    StripeTable(
+        name="checkout_sessions",
+        object="checkout.session",
+        path="/v1/checkout/sessions",
+        permission="Checkout Sessions",
+        description="Checkout Sessions; lines live in checkout_session_line_items.",
+        created_filter=False,
+        columns={**timestamps("created", "expires_at"), **bigints("amount_total")},
+        events=(
+            "checkout.session.completed",
+            "checkout.session.expired",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.async_payment_failed",
+        ),
+        sandbox=Volume(daily=4),
+        refs=(Ref("customer", "customers", share=0.7),),
+    ),
+    StripeTable(
+        name="checkout_session_line_items",
+        object="item",
+        path="/v1/checkout/sessions/{id}/line_items",
+        permission="Checkout Sessions",
+        description="Line items of Checkout Sessions (one request per session).",
+        primary_key=("checkout_session", "id"),
+        columns=bigints("amount_subtotal", "amount_total", "quantity"),
+        child=ChildLink(
+            parent="checkout_sessions",
+            parent_column="checkout_session",
+            path="/v1/checkout/sessions/{id}/line_items",
+        ),
+        sandbox=Volume(children=(1, 3)),
+    ),
+    StripeTable(
+        name="quotes",
+        object="quote",
+        path="/v1/quotes",
+        permission="Quotes",
+        description="Quotes; lines live in quote_line_items.",
+        created_filter=False,
+        columns={**timestamps("created", "expires_at"), **bigints("amount_total")},
+        events=("quote.created", "quote.finalized", "quote.accepted", "quote.canceled"),
+        sandbox=Volume(daily=1),
+        refs=(Ref("customer", "customers"),),
+    ),
+    StripeTable(
+        name="quote_line_items",
+        object="item",
+        path="/v1/quotes/{id}/line_items",
+        permission="Quotes",
+        description="Line items of quotes (one request per quote).",
+        primary_key=("quote", "id"),
+        columns=bigints("amount_subtotal", "amount_total", "quantity"),
+        child=ChildLink(parent="quotes", parent_column="quote", path="/v1/quotes/{id}/line_items"),
+        sandbox=Volume(children=(1, 3)),
+    ),
+    # -- money movement ----------------------------------------------------------------------
+    StripeTable(
+        name="topups",
+        object="topup",
+        path="/v1/topups",
+        permission="Top-ups",
+        description="Top-ups of the Stripe balance, one row per top-up.",
+        columns={**timestamps("created", "expected_availability_date"), **bigints("amount")},
+        events=("topup.created", "topup.succeeded", "topup.failed", "topup.canceled"),
+        sandbox=Volume(daily=1),
+    ),
+    StripeTable(
+        name="transfers",
+        object="transfer",
+        path="/v1/transfers",
+        permission="Transfers",
+        connect=True,
+        description="Transfers to connected accounts; reversals live in transfer_reversals.",
+        columns={**timestamps("created"), **bigints("amount", "amount_reversed")},
+        events=("transfer.created", "transfer.updated", "transfer.reversed"),
+        sandbox=Volume(daily=2),
+        refs=(Ref("destination", "accounts"),),
+    ),
+    StripeTable(
+        name="transfer_reversals",
+        object="transfer_reversal",
+        path="/v1/transfers/{id}/reversals",
+        permission="Transfers",
+        connect=True,
+        description="Transfer reversals, linked by transfer.",
+        columns={**timestamps("created"), **bigints("amount")},
+        child=ChildLink(
+            parent="transfers",
+            parent_column="transfer",
+            path="/v1/transfers/{id}/reversals",
+            embedded_field="reversals",
+        ),
+        sandbox=Volume(children=(0, 1), share_amount=False),
+    ),
+    StripeTable(
+        name="application_fees",
+        object="application_fee",
+        path="/v1/application_fees",
+        permission="Application fees",
+        connect=True,
+        description="Application fees collected from connected accounts' charges.",
+        columns={**timestamps("created"), **bigints("amount", "amount_refunded")},
+        events=("application_fee.created", "application_fee.refunded"),
+        sandbox=Volume(per="charge", share=0.05, after=(0, 60)),
+        refs=(Ref("charge", "charges"), Ref("account", "accounts")),
+    ),
+    StripeTable(
+        name="application_fee_refunds",
+        object="fee_refund",
+        path="/v1/application_fees/{id}/refunds",
+        permission="Application fees",
+        connect=True,
+        description="Refunds of application fees, linked by fee.",
+        columns={**timestamps("created"), **bigints("amount")},
+        child=ChildLink(
+            parent="application_fees",
+            parent_column="fee",
+            path="/v1/application_fees/{id}/refunds",
+            embedded_field="refunds",
+        ),
+        sandbox=Volume(children=(0, 1), share_amount=False),
+    ),
+    # -- Connect -------------------------------------------------------------------------------
+    StripeTable(
+        name="accounts",
+        object="account",
+        path="/v1/accounts",
+        permission="Connected accounts",
+        connect=True,
+        description="Connected accounts of a Connect platform.",
+        columns=timestamps("created"),
+        events=("account.updated",),
+        sandbox=Volume(daily=0.5, before=5),
+    ),
+    StripeTable(
+        name="persons",
+        object="person",
+        path="/v1/accounts/{id}/persons",
+        permission="Connected accounts",
+        connect=True,
+        description="Persons of connected accounts (one request per account).",
+        columns=timestamps("created"),
+        child=ChildLink(
+            parent="accounts", parent_column="account", path="/v1/accounts/{id}/persons"
+        ),
+        sandbox=Volume(children=(1, 2)),
+    ),
+    StripeTable(
+        name="external_accounts",
+        object="bank_account",
+        path="/v1/accounts/{id}/external_accounts",
+        permission="Connected accounts",
+        connect=True,
+        description="Bank accounts (and cards) of connected accounts (one request per account).",
+        child=ChildLink(
+            parent="accounts",
+            parent_column="account",
+            path="/v1/accounts/{id}/external_accounts",
+        ),
+        sandbox=Volume(children=(1, 1)),
+    ),
+    # -- fraud ---------------------------------------------------------------------------------
+    StripeTable(
+        name="reviews",
+        object="review",
+        path="/v1/reviews",
+        permission="Reviews",
+        description="Radar reviews of charges.",
+        columns=timestamps("created"),
+        events=("review.opened", "review.closed"),
+        sandbox=Volume(per="charge", share=0.02, after=(0, 600)),
+        refs=(Ref("charge", "charges", back="review"),),
+    ),
+    StripeTable(
+        name="early_fraud_warnings",
+        object="radar.early_fraud_warning",
+        path="/v1/radar/early_fraud_warnings",
+        permission="Early fraud warnings",
+        description="Early fraud warnings from card networks.",
+        created_filter=False,
+        columns=timestamps("created"),
+        events=("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated"),
+        sandbox=Volume(per="charge", share=0.01, after=(DAY, 5 * DAY)),
+        refs=(Ref("charge", "charges"),),
+    ),
+    # -- the raw feed ------------------------------------------------------------------------
+    StripeTable(
+        name="events",
+        object="event",
+        path="/v1/events",
+        permission="Events",
+        description="Stripe's event feed, one row per event; Stripe keeps 30 days, so an older "
+        "partition loads what is left.",
+        columns=timestamps("created"),
+        column_descriptions=_described(
+            id="Event id (evt_...).",
+            type="Event type (charge.succeeded, ...).",
+            data="The object as it was, and its previous attributes (JSON).",
+        ),
     ),
 )
 

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 SANDBOX_START = "2024-05-01"
 SANDBOX_END = "2024-05-11"  # exclusive
+CLI_START_DATE = "2024-04-30"
+"""STRIPE_START_DATE of the tests' CLI runs: a day before the sandbox's data, so that the first
+partition (which also holds everything created before it) is not one they load."""
 
 
 def day_window(day: str, days: int = 1) -> tuple[int, int]:
@@ -37,8 +40,28 @@ def day_window(day: str, days: int = 1) -> tuple[int, int]:
     return int(start.timestamp()), int((start + timedelta(days=days)).timestamp())
 
 
-SESSION_VOLUMES = {"disputes": 0.1}
-"""More disputes than the default (4% of charges), so that a day holds some."""
+DAILY = [t for t in TABLES if not t.snapshot]
+"""The tables a partition loads (the catalog snapshots load whole, apart)."""
+EVENTFUL = [t for t in DAILY if t.object != "event"]
+"""The daily tables the sandbox fills by itself (its events come from mutations only)."""
+
+UNLIMITED = "1000"
+"""Requests per second of a test run against a sandbox without rate limit."""
+
+SESSION_VOLUMES = {
+    "disputes": 0.1,
+    "refunds": 0.2,
+    "reviews": 0.1,
+    "early_fraud_warnings": 0.15,
+    "application_fees": 0.2,
+    "subscription_schedules": 0.5,
+    "credit_notes": 0.4,
+    "accounts": 4,
+    "transfers": 6,
+    "topups": 4,
+    "setup_intents": 6,
+}
+"""More of the rarer objects than the defaults, so that a single day holds some of each."""
 
 
 @pytest.fixture(scope="session")
@@ -55,10 +78,15 @@ def busy_day(sandbox) -> str:
     day = date.fromisoformat(SANDBOX_START)
     while day.isoformat() < SANDBOX_END:
         counts = sandbox.counts(*day_window(day.isoformat()))
-        if all(counts[t.name] > 0 for t in TABLES):
+        if all(counts[t.name] > 0 for t in EVENTFUL):
             return day.isoformat()
         day += timedelta(days=1)
     raise AssertionError("no day of the session sandbox exercises every table")
+
+
+def expected_counts(sandbox, gte: int | None, lt: int | None) -> dict[str, int]:
+    """Ground truth of a load of every table over a window: the catalog snapshots whole."""
+    return sandbox.load_counts(gte, lt)
 
 
 @dataclass
@@ -70,7 +98,7 @@ class Warehouse:
             return con.execute(f"select count(*) from stripe.{table}").fetchone()[0]
 
     def counts(self) -> dict[str, int]:
-        return {t.name: self.count(t.name) if self.has(t.name) else 0 for t in TABLES}
+        return {t.name: self.count(t.name) if self.has(t.name) else 0 for t in DAILY}
 
     def has(self, table: str) -> bool:
         if not self.path.exists():
@@ -126,10 +154,27 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
 
 @pytest.fixture
 def stripe_env(sandbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
-    """Point the project at the session sandbox and a fresh DuckDB file."""
+    """Point the project at the session sandbox and a fresh DuckDB file. The sandbox sets no
+    rate limit: a test key's default budget (25 req/s) would only slow the suite down."""
     monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
     monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
     return warehouse
+
+
+MUTABLE_START, MUTABLE_END = "2024-05-01", "2024-05-08"
+
+
+@pytest.fixture
+def mutable(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A sandbox of our own (this test mutates it), with the project pointed at it."""
+    volumes = {"disputes": 0.3, "credit_notes": 0.3}  # a few on most days
+    cfg = SandboxConfig(seed=11, start=MUTABLE_START, end=MUTABLE_END, scale=0.5, volumes=volumes)
+    with running_sandbox(cfg) as sb:
+        monkeypatch.setenv("STRIPE_API_BASE", sb.base_url)
+        monkeypatch.setenv("STRIPE_API_KEY", sb.api_key)
+        monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
+        yield sb
 
 
 @pytest.fixture
@@ -203,7 +248,7 @@ def postgres_counts(url: str) -> dict[str, int]:
 
     loaded: dict[str, int] = {}
     with psycopg2.connect(url) as con, con.cursor() as cur:
-        for table in TABLES:
+        for table in DAILY:
             cur.execute("select to_regclass(%s)", (f"stripe.{table.name}",))
             if cur.fetchone()[0] is None:
                 loaded[table.name] = 0

@@ -26,8 +26,7 @@ from dagster._core.storage.tags import (
 from dagster._time import get_current_timestamp
 
 from stripe_assets.definitions import defs
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import day_window, postgres_counts
+from stripe_assets_tests.conftest import DAILY, day_window, postgres_counts
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -143,7 +142,7 @@ def test_cli_partition_range_is_one_run_with_exact_counts(sandbox, warehouse, da
     assert runs[0].tags[ASSET_PARTITION_RANGE_START_TAG] == "2024-05-01"
     assert runs[0].tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-05-03"
     truth = sandbox.counts(*day_window("2024-05-01", days=3))
-    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+    assert warehouse.counts() == {t.name: truth[t.name] for t in DAILY}
 
 
 @pytest.mark.slow
@@ -167,7 +166,7 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
                 backfill_id="stripebf1",
                 asset_graph=defs.resolve_asset_graph(),
                 partition_names=partitions,
-                asset_selection=[AssetKey(["stripe", t.name]) for t in TABLES],
+                asset_selection=[AssetKey(["stripe", t.name]) for t in DAILY],
                 backfill_timestamp=get_current_timestamp(),
                 tags={},
                 dynamic_partitions_store=instance,
@@ -190,7 +189,7 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
     )  # fmt: skip
     assert ranges == [(p, p) for p in partitions]  # one partition per run
     truth = sandbox.counts(*day_window(partitions[0], days=2))
-    assert warehouse.counts() == {t.name: truth[t.name] for t in TABLES}
+    assert warehouse.counts() == {t.name: truth[t.name] for t in DAILY}
 
 
 @pytest.mark.slow
@@ -216,4 +215,4 @@ def test_job_backfill_on_postgres_runs_in_parallel_with_a_higher_pool_limit(
         assert _overlaps(instance, records), _timeline(instance, records)
 
     truth = sandbox.counts(*day_window(partitions[0], days=2))
-    assert postgres_counts(postgres_url) == {t.name: truth[t.name] for t in TABLES}
+    assert postgres_counts(postgres_url) == {t.name: truth[t.name] for t in DAILY}

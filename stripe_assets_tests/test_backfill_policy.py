@@ -27,10 +27,11 @@ POLICY = """
 import json
 from dagster import AssetKey
 from stripe_assets.definitions import defs
+from stripe_assets_tests.conftest import DAILY, EVENTFUL
 from stripe_assets.tables import TABLES
 # The policy as backfills and the schedule's planner see it, on every table's node.
 policies = {defs.resolve_asset_graph().get(AssetKey(["stripe", t.name])).backfill_policy
-            for t in TABLES}
+            for t in DAILY}
 (policy,) = policies
 print(json.dumps([policy.policy_type.value, policy.max_partitions_per_run]))
 """

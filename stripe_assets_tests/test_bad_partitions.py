@@ -20,8 +20,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.conftest import CLI_START_DATE, DAILY, EVENTFUL, Warehouse, day_window
 from stripe_assets_tests.test_readme_commands import warnings_in
 from stripe_assets_tests.test_reliability import cli_env
 
@@ -33,7 +32,7 @@ FUTURE = (TODAY + timedelta(days=30)).isoformat()
 # What every refusal says: the format, the valid days and the setting that moves the first.
 RULES = [
     "UTC days written YYYY-MM-DD",
-    f"from {SANDBOX_START} (STRIPE_START_DATE) to {YESTERDAY}",
+    f"from {CLI_START_DATE} (STRIPE_START_DATE) to {YESTERDAY}",
 ]
 
 CASES = {
@@ -113,12 +112,14 @@ def test_a_run_tagged_with_a_day_before_the_first_fails_before_any_request(sandb
     (run,) = _runs(tmp_path / "dagster_home")
     assert run.status == DagsterRunStatus.FAILURE
     with DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        (failure,) = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
-    description = failure.dagster_event.step_failure_data.user_failure_data.description
-    assert "`1999-01-01` is before the first daily partition" in description
-    assert "STRIPE_START_DATE=1999-01-01" in description
-    assert RULES[1] in description
-    assert description in out.stdout + out.stderr
+        failures = instance.all_logs(run.run_id, of_type=DagsterEventType.STEP_FAILURE)
+    assert {f.step_key for f in failures} == {"stripe", "stripe_catalog"}  # both loads refuse
+    for failure in failures:
+        description = failure.dagster_event.step_failure_data.user_failure_data.description
+        assert "`1999-01-01` is before the first daily partition" in description
+        assert "STRIPE_START_DATE=1999-01-01" in description
+        assert RULES[1] in description
+        assert description in out.stdout + out.stderr
 
 
 def test_a_valid_partition_and_range_go_through_to_dagster(
@@ -139,12 +140,12 @@ def test_a_valid_partition_and_range_go_through_to_dagster(
     stdout = run("--partition", busy_day)
     assert "Running: " in stdout and " launch --assets 'key:\"stripe/*\"' --partition " in stdout
     day = sandbox.counts(*day_window(busy_day))
-    assert warehouse.counts() == {t.name: day[t.name] for t in TABLES}
-    assert all(day[t.name] > 0 for t in TABLES)
+    assert warehouse.counts() == {t.name: day[t.name] for t in DAILY}
+    assert all(day[t.name] > 0 for t in EVENTFUL)
 
     # A range and a selection of one table: only the charges of 05-04 and 05-05 are added.
     run("--partition-range", "2024-05-04...2024-05-05", "--select", "stripe/charges")
-    expected = {t.name: day[t.name] for t in TABLES}
+    expected = {t.name: day[t.name] for t in DAILY}
     expected["charges"] += sandbox.counts(*day_window("2024-05-04", days=2))["charges"]
     assert warehouse.counts() == expected
     tags = [PARTITION_NAME_TAG, ASSET_PARTITION_RANGE_START_TAG, ASSET_PARTITION_RANGE_END_TAG]

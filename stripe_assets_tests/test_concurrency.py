@@ -15,8 +15,8 @@ from stripe_assets.settings import StripeSettings
 from stripe_assets.source import CreatedWindow
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.slicing import SlicedWalk, WalkerGate
-from stripe_assets.tables import TABLES, TABLES_BY_NAME
-from stripe_assets_tests.conftest import Warehouse, load_window, run_partitions
+from stripe_assets.tables import TABLES_BY_NAME
+from stripe_assets_tests.conftest import DAILY, Warehouse, load_window, run_partitions
 
 # 10 days at scale 4: ~1,800 charges, enough pages for the walk to split.
 WIDE = SandboxConfig(seed=11, start="2024-03-01", end="2024-03-11", scale=4.0)
@@ -28,7 +28,7 @@ def _load(sb, tmp_path: Path, settings: StripeSettings, tables=None) -> dict[str
     db = tmp_path / "w.duckdb"
     load_window(db, CreatedWindow(sb.config.start_ts, sb.config.end_ts), settings, tables)
     counts = Warehouse(db).counts()
-    return {t: counts[t] for t in tables or [t.name for t in TABLES]}
+    return {t: counts[t] for t in tables or [t.name for t in DAILY]}
 
 
 def test_slices_cover_the_window_without_gaps_or_overlaps():
@@ -71,7 +71,7 @@ def test_wide_window_loads_every_table_exactly(tmp_path):
         )
         counts = _load(sb, tmp_path, settings)
         truth = sb.counts(WIDE.start_ts, WIDE.end_ts)
-    assert counts == {t.name: truth[t.name] for t in TABLES}
+    assert counts == {t.name: truth[t.name] for t in DAILY}
 
 
 def test_budget_equal_to_the_rate_limit_gets_no_429s(tmp_path):

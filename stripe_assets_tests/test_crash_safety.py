@@ -20,7 +20,13 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, day_window
+from stripe_assets_tests.conftest import (
+    DAILY,
+    SANDBOX_END,
+    SANDBOX_START,
+    day_window,
+    expected_counts,
+)
 from stripe_assets_tests.test_reliability import (
     MATERIALIZE,
     cli_env,
@@ -38,6 +44,10 @@ def _load_jobs(scratch: Path, state: str) -> list[Path]:
     """Table jobs of an unfinished load package in the run's dlt working dir."""
     pattern = f"stripe-assets-dlt-*/*/load/normalized/*/{state}/*"
     return [p for p in scratch.glob(pattern) if not p.name.startswith("_dlt")]
+
+
+CATALOG = ",".join(t.name for t in TABLES if t.snapshot)
+"""Left out of the events test: its counts are per partition."""
 
 
 def _wait_for(what: str, condition: Callable[[], bool], proc: subprocess.Popen) -> None:
@@ -84,12 +94,12 @@ def test_sigkill_then_rerun_leaves_exactly_the_right_rows(tmp_path: Path, phase:
         leftovers = scan_for(KEY, {}, [tmp_path])
 
         rerun = run_cli(["--partition-range", f"{FIRST}...{LAST}"], env, tmp_path)
-        truth = sb.counts(day_window(FIRST)[0], day_window(LAST)[1])
+        truth = expected_counts(sb, day_window(FIRST)[0], day_window(LAST)[1])
     assert rerun.returncode == 0, (rerun.stdout + rerun.stderr)[-5000:]
     db = tmp_path / "warehouse.duckdb"
     loaded = table_counts(db)
-    assert loaded == {t.name: truth[t.name] for t in TABLES}
-    assert {t.name: duplicates(db, t.name) for t in TABLES} == {t.name: 0 for t in TABLES}
+    assert loaded == truth
+    assert {t.name: duplicates(db, t.name) for t in DAILY} == {t.name: 0 for t in DAILY}
     assert leftovers == []
     print(f"\nkilled mid-{phase} after {requests_before_kill} requests; rerun loaded {loaded}")
 
@@ -118,11 +128,15 @@ def test_killed_while_writing_events_then_rerun_completes_every_partition(
         for n in range((date.fromisoformat(last) - date.fromisoformat(first)).days + 1)
     ]
     env = cli_env(
-        tmp_path, sandbox.base_url, sandbox.api_key, STRIPE_START_DATE=first,
+        tmp_path,
+        sandbox.base_url,
+        sandbox.api_key,
+        STRIPE_START_DATE="2023-12-31",
         STRIPE_REQUESTS_PER_SECOND="200",
-    )  # fmt: skip
+        STRIPE_EXCLUDE_TABLES=CATALOG,
+    )  # fmt: skip  (not the first partition: that one also holds everything older)
     home = Path(env["DAGSTER_HOME"])
-    index, total = home / "history" / "runs" / "index.db", len(TABLES) * len(days)
+    index, total = home / "history" / "runs" / "index.db", len(DAILY) * len(days)
     with (tmp_path / "killed_run.log").open("w") as log:
         killed = subprocess.Popen(
             [*MATERIALIZE, "--partition-range", f"{first}...{last}"], env=env, cwd=tmp_path,
@@ -153,11 +167,12 @@ def test_killed_while_writing_events_then_rerun_completes_every_partition(
             ].value
             for e in (r.event_log_entry.get_dagster_event() for r in events)
         }
-        assert counts == {(t.name, day): truth[day][t.name] for t in TABLES for day in days}
-        for table in TABLES:
+        assert counts == {(t.name, day): truth[day][t.name] for t in DAILY for day in days}
+        for table in DAILY:
             materialized = instance.get_materialized_partitions(AssetKey(["stripe", table.name]))
             assert materialized == set(days), table.name
-    assert table_counts(tmp_path / "warehouse.duckdb") == {
-        t.name: sum(truth[day][t.name] for day in days) for t in TABLES
+    loaded = table_counts(tmp_path / "warehouse.duckdb")
+    assert {t.name: loaded[t.name] for t in DAILY} == {
+        t.name: sum(truth[day][t.name] for day in days) for t in DAILY
     }
     print(f"\nkilled after {written} of {total} materializations; the rerun wrote them all")

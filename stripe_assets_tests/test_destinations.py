@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import psycopg2
 
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import day_window, postgres_counts, run_partitions
+from stripe_assets_tests.conftest import (
+    DAILY,
+    day_window,
+    postgres_counts,
+    run_partitions,
+)
 
 
 def test_postgres_destination_by_configuration_only(sandbox, instance, postgres_url, monkeypatch):
@@ -25,5 +29,5 @@ def test_postgres_destination_by_configuration_only(sandbox, instance, postgres_
             "where table_schema = 'stripe' and table_name = 'charges' and column_name = 'created'"
         )
         created_type = cur.fetchone()[0]
-    assert loaded == {t.name: truth[t.name] for t in TABLES}
+    assert loaded == {t.name: truth[t.name] for t in DAILY}
     assert created_type == "timestamp with time zone"

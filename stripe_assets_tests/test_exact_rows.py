@@ -28,7 +28,11 @@ def expected_objects(c: Client, gte: int, lt: int) -> dict[str, list[dict[str, A
         if entry.child is None:
             listed = c.walk(entry.path, dict(entry.params))
             created = entry.created_field
-            out[entry.name] = [o for o in listed if gte <= o[created] < lt]
+            out[entry.name] = (
+                listed  # a catalog snapshot: the whole list
+                if entry.snapshot
+                else [o for o in listed if gte <= o[created] < lt]
+            )
     for entry in TABLES:
         link = entry.child
         if link is None:
@@ -65,6 +69,8 @@ def test_every_loaded_row_equals_the_sandbox_object(sandbox, busy_day, tmp_path)
     c.close()
     with duckdb.connect(str(db), read_only=True) as con:
         for entry in TABLES:
+            if not expected[entry.name]:  # nothing to load (the events feed of this sandbox)
+                continue
             cursor = con.execute(f"select * from stripe.{entry.name}")
             columns = [d[0] for d in cursor.description]
             loaded = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

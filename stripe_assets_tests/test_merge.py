@@ -10,22 +10,28 @@ import duckdb
 
 from stripe_assets.settings import StripeSettings
 from stripe_assets.source import CreatedWindow
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import TEST_PIPELINE, Warehouse, day_window, load_window
+from stripe_assets_tests.conftest import (
+    DAILY,
+    TEST_PIPELINE,
+    Warehouse,
+    day_window,
+    load_window,
+)
 
-DAY = "2024-05-03"
-CHILDREN = [t for t in TABLES if t.child]
+CHILDREN = [t for t in DAILY if t.child]
 
 
-def _load(sandbox, db: Path) -> dlt.Pipeline:
+def _load(sandbox, db: Path, day: str) -> dlt.Pipeline:
     settings = StripeSettings.resolve(api_key=sandbox.api_key, api_base=sandbox.base_url)
-    return load_window(db, CreatedWindow(*day_window(DAY)), settings)
+    return load_window(db, CreatedWindow(*day_window(day)), settings)
 
 
-def test_reload_replaces_each_parents_children(sandbox, tmp_path):
+def test_reload_replaces_each_parents_children(sandbox, busy_day, tmp_path):
     db = tmp_path / "w.duckdb"
-    _load(sandbox, db)
-    truth = {t.name: n for t, n in ((t, sandbox.counts(*day_window(DAY))[t.name]) for t in TABLES)}
+    _load(sandbox, db, busy_day)
+    truth = {
+        t.name: n for t, n in ((t, sandbox.counts(*day_window(busy_day))[t.name]) for t in DAILY)
+    }
     assert Warehouse(db).counts() == truth and all(truth[t.name] for t in CHILDREN)
     # Children Stripe no longer lists (a removed line, item or transaction): rows that a
     # reload of their parent must take away.
@@ -38,7 +44,7 @@ def test_reload_replaces_each_parents_children(sandbox, tmp_path):
                 f"from (select distinct {column} from stripe.{table.name} limit 3)"
             )
     assert Warehouse(db).counts() != truth
-    pipeline = _load(sandbox, db)
+    pipeline = _load(sandbox, db, busy_day)
     assert Warehouse(db).counts() == truth
     for table in CHILDREN:  # merged on the parent id alone (see source/hints.py)
         columns = pipeline.default_schema.get_table_columns(table.name)
@@ -46,7 +52,7 @@ def test_reload_replaces_each_parents_children(sandbox, tmp_path):
         assert columns[table.child.parent_column].get("merge_key")
 
 
-def test_reload_migrates_child_primary_keys_of_an_older_warehouse(sandbox, tmp_path):
+def test_reload_migrates_child_primary_keys_of_an_older_warehouse(sandbox, busy_day, tmp_path):
     db = tmp_path / "old.duckdb"
     old = dlt.pipeline(
         pipeline_name=TEST_PIPELINE,
@@ -68,10 +74,10 @@ def test_reload_migrates_child_primary_keys_of_an_older_warehouse(sandbox, tmp_p
         return resources
 
     old.run(stripe())
-    pipeline = _load(sandbox, db)  # a fresh working dir: the schema comes from the db
+    pipeline = _load(sandbox, db, busy_day)  # a fresh working dir: the schema comes from the db
     for table in CHILDREN:
         columns = pipeline.default_schema.get_table_columns(table.name)
         assert not [c for c in columns.values() if c.get("primary_key")], table.name
-    truth = sandbox.counts(*day_window(DAY))
+    truth = sandbox.counts(*day_window(busy_day))
     assert {t: n - 1 for t, n in Warehouse(db).counts().items() if t in truth and any(
         c.name == t for c in CHILDREN)} == {c.name: truth[c.name] for c in CHILDREN}  # fmt: skip

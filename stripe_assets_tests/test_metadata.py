@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stripe_assets.metadata import UNKNOWN_TYPE, declared_schema, qualified_table_name
-from stripe_assets.tables import TABLES
+from stripe_assets_tests.conftest import DAILY
 
 DLT_TYPES = {"text", "bigint", "double", "bool", "timestamp", "date", "json", "decimal"}
 
@@ -40,7 +40,7 @@ def test_postgres_table_name_is_database_schema_table(monkeypatch):
 
 
 def test_declared_columns_are_typed_as_dlt_types_them():
-    for table in TABLES:
+    for table in DAILY:
         columns = {c.name: c.type for c in declared_schema(table).columns}
         for key in table.primary_key:
             assert columns[key] == "text", (table.name, key)

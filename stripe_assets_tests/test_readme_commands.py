@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stripe_assets.tables import TABLES
-from stripe_assets_tests.conftest import SANDBOX_START, Warehouse, day_window
+from stripe_assets_tests.conftest import CLI_START_DATE, DAILY, Warehouse, day_window
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -61,7 +60,7 @@ def user_shell(tmp_path: Path, sandbox=None, **extra: str) -> dict[str, str]:
         VIRTUAL_ENV=sys.prefix,
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         DAGSTER_HOME=str(home),
-        STRIPE_START_DATE=SANDBOX_START,
+        STRIPE_START_DATE=CLI_START_DATE,
         DESTINATION__DUCKDB__CREDENTIALS=str(tmp_path / "warehouse.duckdb"),
     )
     if sandbox is not None:
@@ -72,7 +71,7 @@ def user_shell(tmp_path: Path, sandbox=None, **extra: str) -> dict[str, str]:
 def assert_day_loaded(sandbox, tmp_path: Path, day: str) -> None:
     truth = sandbox.counts(*day_window(day))
     loaded = Warehouse(tmp_path / "warehouse.duckdb").counts()
-    assert loaded == {t.name: truth[t.name] for t in TABLES}
+    assert loaded == {t.name: truth[t.name] for t in DAILY}
 
 
 def run_readme_command(command: str, env: dict[str, str]) -> str:
@@ -99,7 +98,7 @@ def test_dg_launch_one_partition_loads_it_without_warnings(sandbox, tmp_path):
     assert warnings_in(output) == [], output
     truth = sandbox.counts(*day_window("2024-05-01"))
     assert Warehouse(tmp_path / "warehouse.duckdb").counts() == {
-        t.name: truth[t.name] for t in TABLES
+        t.name: truth[t.name] for t in DAILY
     }
 
 
@@ -118,7 +117,7 @@ def test_the_dagster_commands_the_readme_keeps(sandbox, tmp_path):
     assert MATERIALIZE_SUPERSEDED in output  # so the allowance above is still needed
     truth = sandbox.counts(*day_window("2024-05-01"))
     assert Warehouse(tmp_path / "warehouse.duckdb").counts() == {
-        t.name: truth[t.name] for t in TABLES
+        t.name: truth[t.name] for t in DAILY
     }
 
     for command in [

@@ -104,14 +104,14 @@ def test_unsupported_expansions_are_400(
 
 
 def test_references_to_objects_the_sandbox_lacks_are_400(client: Client) -> None:
-    payout = client.ok("/v1/payouts", {"limit": 1})["data"][0]
-    assert payout["destination"].startswith("ba_")
-    status, _, body = client.get(f"/v1/payouts/{payout['id']}", {"expand[]": "destination"})
+    fee = client.ok("/v1/application_fees", {"limit": 1})["data"][0]
+    assert fee["application"].startswith("ca_")  # a Connect application: not held
+    status, _, body = client.get(f"/v1/application_fees/{fee['id']}", {"expand[]": "application"})
     assert status == 400
-    assert "holds no bank_account objects" in body["error"]["message"]
+    assert "holds no application objects" in body["error"]["message"]
     # a null reference to a type the sandbox lacks expands to null, as in Stripe
-    ch = client.ok("/v1/charges", {"limit": 1, "expand[]": "data.review"})["data"][0]
-    assert ch["review"] is None
+    ch = client.ok("/v1/charges", {"limit": 1, "expand[]": "data.application"})["data"][0]
+    assert ch["application"] is None
 
 
 def test_references_between_every_held_type_expand(client: Client) -> None:

@@ -29,8 +29,8 @@ from stripe_assets.marts.cli import StripeDbtCli, dbt_executable
 from stripe_assets.marts.metrics import CURRENT_MONTH_SQL, current_month_metadata, query_warehouse
 from stripe_assets.marts.profile import describe, run_output, run_profiles_dir
 from stripe_assets.marts.project import keep_partial_parse, marts_project
+from stripe_assets.selection import selected_names
 from stripe_assets.settings import ASSET_KEY_PREFIX, pool_name
-from stripe_assets.tables import TABLES_BY_NAME
 
 MARTS_GROUP = "stripe_marts"
 MARTS_KEY_PREFIX = "stripe_marts"
@@ -45,7 +45,8 @@ class StripeMartsTranslator(DagsterDbtTranslator):
     """dbt sources -> the loads' own assets (`stripe/<table>`), models -> `stripe_marts/<model>`
     in group `stripe_marts`, rebuilt by declarative automation after their loads.
 
-    A source whose table the registry (`tables.py`) does not load yet gives no dependency: it
+    A source whose table this code location does not load (not in the registry, or left out
+    by STRIPE_TABLES) gives no dependency: it
     would appear as an external `stripe/<table>` stub, which `key:"stripe/*"` selects (and a
     partition range then refuses). Its model still reads it (empty until loaded), and the
     dependency appears with the table's asset.
@@ -55,10 +56,11 @@ class StripeMartsTranslator(DagsterDbtTranslator):
         self, manifest: Mapping[str, Any], unique_id: str, project: Any
     ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        chosen = set(selected_names())
         loaded = [
             dep
             for dep in spec.deps
-            if dep.asset_key.path[0] != ASSET_KEY_PREFIX or dep.asset_key.path[-1] in TABLES_BY_NAME
+            if dep.asset_key.path[0] != ASSET_KEY_PREFIX or dep.asset_key.path[-1] in chosen
         ]
         return spec.replace_attributes(deps=loaded) if len(loaded) < len(spec.deps) else spec
 

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from stripe_assets.tables import TABLES, StripeTable
+from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 
 from . import spec
-from .errors import ApiError, bad_param, missing, unknown_param, unknown_url
+from .errors import ApiError, bad_param, mask_key, missing, unknown_param, unknown_url
 from .expand import LIST, check, expand, expand_params
 from .render import commas, list_bytes
 from .store import ChildRel, Pred, Table, page_seq, page_table
@@ -37,6 +37,11 @@ Params = dict[str, str | list[str]]
 PAGING = frozenset(("limit", "starting_after", "ending_before", "expand"))
 SUBSCRIPTION_DEFAULT_EXCLUDES = frozenset(("canceled",))
 SUBSCRIPTION_ENDED = frozenset(("canceled", "incomplete_expired"))
+NOT_A_PLATFORM = (
+    "Only Stripe Connect platforms can work with other accounts. If you specified a client_id "
+    "parameter, make sure it's correct. If you need to setup a Stripe Connect platform, you "
+    "can do so at https://dashboard.stripe.com/account/applications/settings."
+)
 
 
 @dataclass
@@ -144,6 +149,18 @@ def parse_list_params(params: Params, allowed: dict[str, spec.Param]) -> ListPar
     return lp
 
 
+def path_template(path: str) -> str:
+    """``/v1/invoices/in_123/lines`` -> ``/v1/invoices/{id}/lines`` (paths no route serves)."""
+    parts = path.rstrip("/").split("/")
+    if len(parts) >= 3 and parts[1] == "v1":
+        out = ["", "v1", parts[2]]
+        if len(parts) >= 4:
+            out.append("{id}")
+            out.extend(parts[4:])
+        return "/".join(out)
+    return path or "/"
+
+
 def _pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + re.sub(r"\\\{\w+\\\}", "([^/]+)", re.escape(path)) + "$")
 
@@ -177,6 +194,8 @@ def build_routes(sb: Sandbox) -> list[Route]:
     ops = spec.operations()
     routes: dict[str, Route] = {}
     for entry in TABLES:
+        if entry.name not in w.served:  # events: the event log answers (``list_events``)
+            continue
         served = w.served[entry.name]
         template = _spec_path(entry.path)
         op = ops[template]
@@ -201,7 +220,14 @@ def build_routes(sb: Sandbox) -> list[Route]:
             if re.sub(r"\{\w+\}", "{}", candidate) == one and cop.object == entry.object:
                 routes.setdefault(
                     candidate,
-                    Route(_pattern(candidate), entry.path + "/{id}", "retrieve", served.store, cop),
+                    Route(
+                        _pattern(candidate),
+                        entry.path + "/{id}",
+                        "retrieve",
+                        served.store,
+                        cop,
+                        entry,
+                    ),
                 )
     return sorted(routes.values(), key=lambda r: -r.template.count("/"))
 
@@ -213,10 +239,14 @@ class Api:
         self.sb = sb
         self.w = sb.data
         self.routes = build_routes(sb)
+        self.key: str | None = None
 
-    def handle(self, method: str, path: str, query: str) -> tuple[str, bytes]:
+    def handle(
+        self, method: str, path: str, query: str, key: str | None = None
+    ) -> tuple[str, bytes]:
         params = parse_query(query) if query else {}
         paths = expand_params(params) if query and "expand" in query else []
+        self.key = key
         template, body, root = self.route(method, path, params)
         if paths:
             checked = check(paths, root, self.w)
@@ -224,6 +254,15 @@ class Api:
             expand(obj, checked, root, self._fetch, self.w)
             body = orjson.dumps(obj)
         return template, body
+
+    def template_of(self, path: str) -> str:
+        """The path template a request is counted under in the stats (`/v1/charges/{id}`,
+        `/v1/checkout/sessions/{id}/line_items`)."""
+        path = path.rstrip("/") or path
+        for route in self.routes:
+            if route.pattern.match(path):
+                return re.sub(r"\{\w+\}", "{id}", route.template)
+        return path_template(path)
 
     def _fetch(self, obj_type: str, obj_id: str) -> dict[str, Any]:
         return orjson.loads(self.retrieve(self.w.table(obj_type), obj_id))
@@ -242,12 +281,11 @@ class Api:
         if path == "/v1/account":
             self._no_params(params)
             return path, self.sb.account, "account"
-        if path.startswith("/v1/accounts/") and path.count("/") == 3:
-            self._no_params(params)
-            if path.rsplit("/", 1)[1] != self.w.account_id:
-                raise missing("account", path.rsplit("/", 1)[1])
+        if path.startswith("/v1/accounts/") and path.rsplit("/", 1)[1] == self.w.account_id:
+            self._no_params(params)  # the account itself (others are connected accounts)
             return "/v1/accounts/{id}", self.sb.account, "account"
         if path == "/v1/events":
+            self._allowed(TABLES_BY_NAME.get("events"), path)
             return path, self.list_events(params), LIST + "event"
         if path.startswith("/v1/events/") and path.count("/") == 3:
             self._no_params(params)
@@ -256,6 +294,7 @@ class Api:
             m = route.pattern.match(path)
             if not m:
                 continue
+            self._allowed(route.entry, path)
             if route.kind == "retrieve":
                 self._no_params(params, route.op)
                 return route.template, self.retrieve(route.table, m.group(1)), route.table.obj
@@ -266,6 +305,24 @@ class Api:
                 return route.template, body, LIST + route.table.obj
             return route.template, self.list(route, lp), LIST + route.table.obj
         raise unknown_url(method, path)
+
+    def _allowed(self, entry: StripeTable | None, path: str) -> None:
+        """Stripe's 403s: a restricted key without the table's permission, or a Connect
+        list on an account that is not a platform."""
+        if entry is None:
+            return
+        cfg = self.sb.cfg
+        if entry.connect and not cfg.platform and path.startswith("/v1/accounts"):
+            raise ApiError(403, NOT_A_PLATFORM)
+        lacks = cfg.restricted_keys.get(self.key or "", ())
+        if entry.permission in lacks:
+            permission = f"rak_{entry.object.replace('.', '_')}_read"
+            raise ApiError(
+                403,
+                f"The provided key '{mask_key(self.key or '')}' does not have the required "
+                f"permissions for this endpoint on account '{self.w.account_id}'. Having the "
+                f"'{permission}' permission would allow this request to continue.",
+            )
 
     @staticmethod
     def _no_params(params: Params, op: spec.Operation | None = None) -> None:

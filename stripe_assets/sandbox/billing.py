@@ -101,9 +101,13 @@ class Catalog:
     by_row: dict[int, Price] = field(default_factory=dict)
 
 
-def catalog(w: World) -> Catalog:
-    """Products and their prices in every currency, created before the data window."""
-    products, prices = w.table("product"), w.table("price")
+def _catalog_columns(w: World) -> None:
+    products, prices, plans = w.table("product"), w.table("price"), w.table("plan")
+    plans.codec = prices.codec  # a plan's id is its price's: the tables share row numbers
+    plans.add("product", ref=products)
+    for name in ("amount", "amount_decimal", "currency", "interval", "interval_count"):
+        plans.add(name)
+    plans.add("nickname")
     for name in ("name", "description"):
         products.add(name)
     products.add("default_price", ref=prices)
@@ -112,6 +116,65 @@ def catalog(w: World) -> Catalog:
     for name in ("unit_amount", "unit_amount_decimal", "currency", "recurring", "type"):
         prices.add(name)
     prices.add("nickname")
+
+
+def new_product(w: World, t: int, label: str) -> int:
+    products = w.table("product")
+    row = products.append(t, name=label, description=f"{label} (sandbox)")
+    products.cols["updated"][row] = t
+    return row
+
+
+def new_price(
+    w: World,
+    t: int,
+    product: int,
+    usd_amount: int,
+    currency: str,
+    interval: str | None,
+    count: int,
+    label: str,
+) -> Price:
+    """A price of a product, with its plan when recurring (a one-time price has none)."""
+    amount = to_minor(usd_amount, currency)
+    recurring = (
+        {"aggregate_usage": None, "interval": interval, "interval_count": count,
+         "usage_type": "licensed"}
+        if interval
+        else None
+    )  # fmt: skip
+    row = w.table("price").append(
+        t,
+        product=product,
+        unit_amount=amount,
+        unit_amount_decimal=str(amount),
+        currency=currency,
+        recurring=recurring,
+        type="recurring" if interval else "one_time",
+        nickname=label,
+    )
+    plans = w.table("plan")
+    plan = plans.append(
+        t,
+        product=product,
+        amount=amount,
+        amount_decimal=str(amount),
+        currency=currency,
+        interval=interval,
+        interval_count=count,
+        nickname=label,
+    )
+    assert plan == row
+    if not interval:
+        plans.deleted[plan] = 1  # never listed
+    return Price(row, usd_amount, amount, currency, interval, count, label)
+
+
+def catalog(w: World) -> Catalog:
+    """Products and their prices in every currency, created before the data window; a plan
+    (Stripe's older view of a recurring price, same id) for every recurring price."""
+    _catalog_columns(w)
+    products = w.table("product")
     cat = Catalog()
     created = w.start - 120 * DAY
     kinds = [(n, usd, iv, c, k) for n, usd, iv, c, many in RECURRING for k in range(many)]
@@ -119,38 +182,16 @@ def catalog(w: World) -> Catalog:
     for nickname, usd, interval, count, k in kinds:
         usd_amount = usd + 100 * k if interval else usd
         label = f"{nickname} {k + 1}"
-        product = products.append(created, name=label, description=f"{label} (sandbox)")
-        products.cols["updated"][product] = created
+        product = new_product(w, created, label)
         for currency, _ in CURRENCIES:
-            amount = to_minor(usd_amount, currency)
-            recurring = (
-                {
-                    "aggregate_usage": None,
-                    "interval": interval,
-                    "interval_count": count,
-                    "usage_type": "licensed",
-                }
-                if interval
-                else None
-            )
-            row = prices.append(
-                created,
-                product=product,
-                unit_amount=amount,
-                unit_amount_decimal=str(amount),
-                currency=currency,
-                recurring=recurring,
-                type="recurring" if interval else "one_time",
-                nickname=label,
-            )
-            price = Price(row, usd_amount, amount, currency, interval, count, label)
-            cat.by_row[row] = price
+            price = new_price(w, created, product, usd_amount, currency, interval, count, label)
+            cat.by_row[price.row] = price
             if interval:
                 cat.recurring.setdefault((currency, interval, count), []).append(price)
             else:
                 cat.one_time.setdefault(currency, []).append(price)
             if currency == "usd":
-                products.cols["default_price"][product] = row
+                products.cols["default_price"][product] = price.row
     return cat
 
 
@@ -755,5 +796,5 @@ def generate(w: World) -> Billing:
             "invoice_items",
         )
     )
-    w.owned.update(("product", "price"))
+    w.owned.update(("product", "price", "plan"))
     return b

@@ -89,6 +89,12 @@ class SandboxConfig:
     volumes: dict[str, float] = field(default_factory=dict)
     """Per registry table: objects a day at scale 1 (or, for a table made per referenced
     object such as refunds, the share of those objects), overriding the registry's default."""
+    restricted_keys: dict[str, list[str]] = field(default_factory=dict)
+    """Restricted keys the account accepts besides ``api_key``, each with the permissions it
+    lacks (the registry's names: "Payouts", "Events", ...): Stripe's 403 for those lists."""
+    platform: bool = True
+    """A Connect platform (connected accounts, transfers, application fees); otherwise
+    ``/v1/accounts`` answers Stripe's 403 and there are no Connect objects."""
     prerender: bool = True
     """Render every object's JSON at start-up (fast first pages; about 1 GB per million
     objects). False renders each table on its first read instead (quick start for tests)."""

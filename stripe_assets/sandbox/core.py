@@ -93,18 +93,6 @@ class Stats:
         }
 
 
-def path_template(path: str) -> str:
-    """``/v1/invoices/in_123/lines`` -> ``/v1/invoices/{id}/lines`` (for stats)."""
-    parts = path.rstrip("/").split("/")
-    if len(parts) >= 3 and parts[1] == "v1":
-        out = ["", "v1", parts[2]]
-        if len(parts) >= 4:
-            out.append("{id}")
-            out.extend(parts[4:])
-        return "/".join(out)
-    return path or "/"
-
-
 class Sandbox:
     """Everything but the socket layer: ``handle()`` turns a request into a ``Response``."""
 
@@ -119,7 +107,7 @@ class Sandbox:
         self.render_seconds = 0.0
         if cfg.prerender:
             t1 = time.perf_counter()
-            for table in self.data.tables.values():
+            for table in self.data.all_tables():
                 table.flush()
             self.render_seconds = time.perf_counter() - t1
         self.generation_seconds = time.perf_counter() - t0
@@ -139,7 +127,8 @@ class Sandbox:
         self._req_n += 1
         return "req_" + self._req_ids.encode(self._req_n)[5:19]
 
-    def check_auth(self, headers: dict[str, str]) -> None:
+    def check_auth(self, headers: dict[str, str]) -> str:
+        """The request's key (the account's secret key or one of its restricted keys)."""
         raw = headers.get("authorization", "").strip()
         if not raw:
             raise ApiError(401, NO_KEY_MESSAGE)
@@ -158,8 +147,9 @@ class Sandbox:
             raise ApiError(401, "Invalid Authorization header: use 'Bearer <API key>'.")
         if not key:
             raise ApiError(401, NO_KEY_MESSAGE)
-        if key != self.cfg.api_key:
+        if key != self.cfg.api_key and key not in self.cfg.restricted_keys:
             raise ApiError(401, f"Invalid API Key provided: {mask_key(key)}")
+        return key
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         path, _, query = target.partition("?")
@@ -187,12 +177,12 @@ class Sandbox:
                 raise lock_timeout()
             if fault == "429":
                 raise rate_limited()
-            self.check_auth(headers)
+            key = self.check_auth(headers)
             if not is_v1:
                 from .errors import unknown_url
 
                 raise unknown_url(method, path)
-            _, payload = self.api.handle(method, path, query)
+            _, payload = self.api.handle(method, path, query, key)
             status = 200
         except ApiError as exc:
             status, payload = exc.status, exc.body()
@@ -209,7 +199,7 @@ class Sandbox:
         elif fault in ("invalid_json", "missing_fields"):
             fault = None  # only a 200 can be corrupted this way
         self.stats.record(
-            path_template(path) if is_v1 else "(unmatched)", status, len(payload), fault
+            self.api.template_of(path) if is_v1 else "(unmatched)", status, len(payload), fault
         )
         return Response(status, payload, base + extra, delay, action)
 

@@ -21,7 +21,7 @@ from stripe_assets.tables import TABLES, TABLES_BY_NAME, Ref, StripeTable
 from . import spec
 from .billing import to_minor
 from .store import Table
-from .world import Picker, World
+from .world import DAY, Picker, World
 
 MIRRORS_AMOUNT = (
     "total",
@@ -77,7 +77,15 @@ class Generic:
         return found
 
     def run(self) -> None:
-        todo = [t for t in TABLES if not t.is_child and self.w.of(t.name).obj not in self.w.owned]
+        platform = self.w.cfg.platform  # no Connect objects on an account that is not one
+        todo = [
+            t
+            for t in TABLES
+            if not t.is_child
+            and t.name in self.w.stores
+            and self.w.of(t.name).obj not in self.w.owned
+            and (platform or not t.connect)
+        ]
         for entry in order(todo):
             table = self.w.of(entry.name)
             self.columns(entry, table)
@@ -86,10 +94,15 @@ class Generic:
             else:
                 self.daily(entry, table)
             self.w.owned.add(table.obj)
+        done: set[int] = set()
         for entry in TABLES:
+            if not entry.is_child or (entry.connect and not platform):
+                continue
             child = self.w.of(entry.name)
-            if entry.is_child and child.obj not in self.w.owned:
-                self.children(entry, child)
+            if child.obj not in self.w.owned or child.name == entry.name:  # its own store
+                if id(child) not in done:
+                    self.children(entry, child)
+                    done.add(id(child))
                 self.w.owned.add(child.obj)
 
     # -- columns -----------------------------------------------------------------------------
@@ -119,6 +132,12 @@ class Generic:
 
     def daily(self, entry: StripeTable, table: Table) -> None:
         w = self.w
+        if entry.sandbox.before:  # a catalog that predates the window
+            rng = w.rng(entry.name, "before")
+            times = sorted(rng.randint(w.start - 365 * DAY, w.start - 1) for _ in range(
+                entry.sandbox.before))  # fmt: skip
+            for t in times:
+                self.make(entry, table, rng, t, {})
         for day in w.days:
             rng = w.rng(entry.name, day)
             for t in w.times(rng, w.daily_count(rng, w.volume(entry.name), day), day):
@@ -238,7 +257,11 @@ class Generic:
         for prow in range(len(parent)):
             rng = self.w.rng(entry.name, prow)
             n = rng.randint(lo, hi)
-            shares = _split(int(amounts[prow]) if amounts else n, n, rng)
+            total = int(amounts[prow]) if amounts and amounts[prow] else n
+            if entry.sandbox.share_amount:
+                shares = _split(total, n, rng) if n else []
+            else:  # each takes a part (a partial reversal), together at most the parent's
+                shares = [max(1, rng.randint(1, max(1, total // max(1, n)))) for _ in range(n)]
             for share in shares:
                 values: dict[str, object] = {}
                 if has_amount:

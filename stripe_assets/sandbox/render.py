@@ -130,9 +130,14 @@ class TableRenderer:
         self.table = table
         obj = spec.fixture(table.obj) if spec.has_fixture(table.obj) else {"id": "x"}
         example_id = str(obj.get("id", ""))
+        nullable, omitted = spec.nullable(table.obj), spec.omitted_when_null(table.obj)
         for prop, targets in spec.expandable(table.obj).items():
             if isinstance(obj.get(prop), str) and held.intersection(targets):
-                obj[prop] = None  # a reference the sandbox would not resolve
+                # a reference the sandbox would not resolve: null, or left out like Stripe
+                if prop in nullable:
+                    obj[prop] = None
+                elif prop in omitted:
+                    del obj[prop]
         slots: dict[str, Slot] = {"id": self._ids(quoted=True), "rid": self._ids(quoted=False)}
         _set(obj, "id", "@@=id@@")
         if created_field in obj:  # (line items have none: they take their invoice's)
@@ -308,7 +313,7 @@ def install(w: World) -> None:
             parent.embed_field = link.embedded_field
     created_fields = {t.object: t.created_field for t in TABLES}
     held = set(w.tables)
-    for table in w.tables.values():
+    for table in w.all_tables():
         table.render_rows = TableRenderer(table, created_fields.get(table.obj, "created"), held)
 
 

@@ -56,6 +56,14 @@ class SandboxHandle:
             params["created[lt]"] = lt
         return self._call("GET", "/_sandbox/counts", params=params)
 
+    def load_counts(self, gte: int | None, lt: int | None) -> dict[str, int]:
+        """What a load of every table over ``gte <= created < lt`` holds: the window's rows,
+        and the catalog snapshots whole (they are read whole, whatever the window)."""
+        from stripe_assets.tables import TABLES
+
+        window, whole = self.counts(gte, lt), self.counts()
+        return {t.name: whole[t.name] if t.snapshot else window[t.name] for t in TABLES}
+
     def minimum_requests(
         self, gte: int | None = None, lt: int | None = None, tables: list[str] | None = None
     ) -> dict[str, int]:

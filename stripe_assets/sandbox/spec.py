@@ -98,6 +98,10 @@ def embedded_lists(object_type: str) -> dict[str, str]:
     return dict(schema(object_type).get("lists", {}))
 
 
+def nullable(object_type: str) -> frozenset[str]:
+    return frozenset(schema(object_type).get("nullable", ()))
+
+
 def omitted_when_null(object_type: str) -> frozenset[str]:
     """Properties Stripe leaves out of an object rather than setting them to null."""
     return frozenset(schema(object_type).get("optional", ()))
@@ -124,7 +128,9 @@ def _response_object(op: dict[str, Any]) -> tuple[str, bool] | None:
     if name:
         return name, False
     items = schema_.get("properties", {}).get("data", {}).get("items", {})
-    name = _ref_name(items)
+    name = _ref_name(items) or next(  # a polymorphic list: its first type (bank_account)
+        (n for n in map(_ref_name, items.get("anyOf", [])) if n), None
+    )
     if name and schema_.get("properties", {}).get("object", {}).get("enum") == ["list"]:
         return name, True
     return None
@@ -170,9 +176,12 @@ def _schema_info(node: dict[str, Any]) -> dict[str, Any]:
         for p, s in node.get("properties", {}).items()
         if p not in required and not s.get("nullable")
     )
+    nullable = sorted(p for p, s in node.get("properties", {}).items() if s.get("nullable"))
     info: dict[str, Any] = {}
     if optional:
         info["optional"] = optional
+    if nullable:
+        info["nullable"] = nullable
     if expandable_:
         info["expandable"] = expandable_
     if lists:

@@ -246,8 +246,9 @@ class Table:
     # -- keys ----------------------------------------------------------------------------------
 
     def finish_keys(self) -> None:
-        """Build ``keys`` from ``created`` (all rows listable)."""
-        ks = [(c << SHIFT) | i for i, c in enumerate(self.created)]
+        """Build ``keys`` from ``created`` (every row not deleted is listable)."""
+        deleted = self.deleted
+        ks = [(c << SHIFT) | i for i, c in enumerate(self.created) if not deleted[i]]
         ks.sort()
         self.keys = array("q", ks)
 

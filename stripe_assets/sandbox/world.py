@@ -25,10 +25,17 @@ from .ids import IdCodec, tag
 from .store import ChildRel, EventLog, Table
 
 DAY = 86_400
+EVENT = "event"
 EMPTY_DAY_P = 0.05
-"""Share of days on which a table gets no object at all."""
+"""Share of days on which a quiet table (under ``BUSY`` objects a day) gets no object."""
+BUSY = 10.0
 
-ID_PREFIXES = {"line_item": "il", "checkout.session": "cs_test"}
+ID_PREFIXES = {
+    "line_item": "il",
+    "checkout.session": "cs_test",
+    "subscription_schedule": "sub_sched",
+    "coupon": "co",
+}
 """Id prefixes where Stripe's example object carries a temporary or mode-specific one."""
 
 
@@ -75,6 +82,10 @@ class World:
         self.days = list(range(self.start, self.end, DAY))
         self.tables: dict[str, Table] = {}
         """Object type -> its table."""
+        self.stores: dict[str, Table] = {}
+        """Registry table -> the table serving it: its object type's, except for a child list
+        of objects of a type another child list holds too (the line items of quotes and of
+        Checkout Sessions are both `item`s), which gets its own."""
         self.rels: dict[str, ChildRel] = {}
         """Registry child table -> parent/child relation."""
         self.events = EventLog(IdCodec(cfg.seed, "evt"))
@@ -87,11 +98,19 @@ class World:
         """Object types a dedicated generator filled (billing, money): the generic one
         leaves them alone."""
         self.account_id = f"acct_1{tag(cfg.seed, 'acct')}{tag(cfg.seed, 'acct2', width=5)}"
+        claimed: dict[str, str] = {}
         for entry in TABLES:
-            self.table(entry.object)
+            if entry.object == EVENT:
+                continue  # the event log (``self.events``) serves them
+            store = self.table(entry.object)
+            if entry.child is not None and claimed.get(entry.object, entry.path) != entry.path:
+                store = self._own_store(entry.name, entry.object)
+            claimed.setdefault(entry.object, entry.path)
+            self.stores[entry.name] = store
+        for entry in TABLES:
             if entry.child is not None:
-                parent = self.table(TABLES_BY_NAME[entry.child.parent].object)
-                self.rels[entry.name] = ChildRel(parent, self.table(entry.object))
+                parent = self.stores[entry.child.parent]
+                self.rels[entry.name] = ChildRel(parent, self.stores[entry.name])
 
     def table(self, object_type: str) -> Table:
         """The table of an object type (made on first use)."""
@@ -102,13 +121,26 @@ class World:
             found = self.tables[object_type] = Table(object_type, object_type, codec)
         return found
 
+    def _own_store(self, name: str, object_type: str) -> Table:
+        prefix, long = id_prefix(object_type)
+        codec = IdCodec(seed_int(self.seed, name) & 0xFFFFFFFF, prefix, long=long)
+        return Table(name, object_type, codec)
+
     def of(self, name: str) -> Table:
         """The object table serving a registry table."""
-        return self.table(TABLES_BY_NAME[name].object)
+        return self.stores[name]
+
+    def all_tables(self) -> list[Table]:
+        """Every table, once (by object type, then the child lists' own)."""
+        return list({id(t): t for t in (*self.tables.values(), *self.stores.values())}.values())
 
     @cached_property
     def served(self) -> dict[str, Served]:
-        return {t.name: Served(t, self.of(t.name), self.rels.get(t.name)) for t in TABLES}
+        return {
+            t.name: Served(t, self.of(t.name), self.rels.get(t.name))
+            for t in TABLES
+            if t.object != EVENT
+        }
 
     # -- randomness ------------------------------------------------------------------------
 
@@ -122,7 +154,8 @@ class World:
         return float(per_day) * self.scale
 
     def daily_count(self, rng: random.Random, mean: float, day: int) -> int:
-        if mean <= 0 or rng.random() < EMPTY_DAY_P:
+        quiet = rng.random() < EMPTY_DAY_P
+        if mean <= 0 or (quiet and mean < BUSY):  # a busy table always has its day
             return 0
         if (day // DAY + 4) % 7 in (5, 6):  # Saturday, Sunday
             mean *= 0.7
@@ -139,12 +172,12 @@ class World:
 
     def finish(self) -> None:
         """After generation: every table's ids and keys (listable rows, sorted by created)."""
-        for table in self.tables.values():
+        for table in self.all_tables():
             table.sync_ids()
             table.finish_keys()
 
     def total_objects(self) -> int:
-        return sum(len(t) for t in self.tables.values()) + len(self.events)
+        return sum(len(t) for t in self.all_tables()) + len(self.events)
 
 
 class Picker:

@@ -27,7 +27,7 @@ from stripe_assets.pages.decode import ChildTodo, DecodedPage, PageJob
 from stripe_assets.pages.memory import bound_allocators, release_freed_memory
 from stripe_assets.settings import DATASET_NAME, PIPELINE_NAME, StripeSettings
 from stripe_assets.source.client import StripeClient
-from stripe_assets.source.errors import StripeNotFoundError
+from stripe_assets.source.errors import StripeNotFoundError, StripePermissionError
 from stripe_assets.source.hints import merge_hints
 from stripe_assets.source.items import batch_item, concat, quiet_json_hint_warnings
 from stripe_assets.source.progress import RunProgress
@@ -186,13 +186,21 @@ def _table_of(page: DecodedPage) -> pa.Table | None:
 def _table_resource(
     table: StripeTable, run: _Run, window: CreatedWindow
 ) -> Callable[[], Iterator[Any]]:
+    if table.snapshot:
+        window = CreatedWindow()  # the whole list, every run
+
     def pages() -> Iterator[Any]:
         walk = run.walk(table, window, PageJob(table.name), _table_of)
-        yield from _batched(
+        rows = 0
+        for item in _batched(
             iter(walk),
             lambda t: t.num_rows,
             lambda ts: batch_item(run.json_columns(table.name), ts),
-        )
+        ):
+            rows += 0 if item is None else 1
+            yield item
+        if table.snapshot and not rows and table.name not in run.progress.unavailable_tables:
+            yield dlt.mark.materialize_table_schema()  # an empty list empties the snapshot
 
     return pages
 
@@ -261,6 +269,9 @@ def _children(table: StripeTable, run: _Run) -> Callable[[ParentBatch], Any]:
         except StripeNotFoundError as exc:
             # The parent was deleted mid-run: its children are gone with it.
             client.progress.skipped_parent(table.name, parent_id, str(exc))
+            return None
+        except StripePermissionError as exc:  # the key may not read this child list
+            client.progress.unavailable(table.name, str(exc))
             return None
         return concat(fetched) if fetched else None
 

@@ -12,6 +12,7 @@ MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 def merge_hints(table: StripeTable) -> dict[str, Any]:
     """A top-level table merges on its primary key (`id`): a reloaded object replaces its row.
+    A catalog snapshot replaces the table.
 
     A child table merges on its parent's id (`merge_key`) alone: a reloaded parent's children
     replace all its old ones, so a removed line or item disappears. Its key columns are
@@ -22,6 +23,12 @@ def merge_hints(table: StripeTable) -> dict[str, Any]:
     check `unique_key`); a run reads each parent once, so its children arrive once.
     """
     key = {"data_type": "text", "nullable": False}
+    if table.snapshot:  # each run reads the whole list: what Stripe no longer lists leaves
+        return {
+            "primary_key": list(table.primary_key),
+            "write_disposition": "replace",
+            "columns": {**{name: dict(key) for name in table.primary_key}, **table.columns},
+        }
     if not table.child:
         return {
             "primary_key": list(table.primary_key),

@@ -38,6 +38,9 @@ class RunProgress:
         self.tables: dict[str, TableCounters] = defaultdict(TableCounters)
         self.pages_in_workers = 0
         self.pages_in_process = 0
+        self.unavailable_tables: dict[str, str] = {}
+        """Tables Stripe refused to list (403: a restricted key's permission, a Connect
+        list on an account that is no platform): the first refusal's message."""
 
     def page(self, table: str, rows: int) -> None:
         with self._lock:
@@ -69,6 +72,13 @@ class RunProgress:
             self.tables[table].skipped_parents += 1
         if self._log:
             self._log(f"[{table}] skipped children of {parent_id}: {reason}")
+
+    def unavailable(self, table: str, reason: str) -> None:
+        with self._lock:
+            first = table not in self.unavailable_tables
+            self.unavailable_tables.setdefault(table, reason)
+        if first and self._log:
+            self._log(f"[{table}] unavailable, not loaded: {reason}")
 
     def decoded(self, in_worker: bool) -> None:
         """A page was parsed and converted, in a page worker process or in this process."""

@@ -27,6 +27,7 @@ from requests import Request
 from stripe_assets.pages.decode import DecodedPage, PageJob
 from stripe_assets.settings import PAGE_LIMIT
 from stripe_assets.source.client import StripeClient, StripeCursorPaginator
+from stripe_assets.source.errors import StripePermissionError
 
 T = TypeVar("T")
 
@@ -161,6 +162,9 @@ class SlicedWalk(Generic[T]):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._denied = False
+        """Stripe refused the list (403): the table is unavailable to this key, the walk
+        ends without rows (the run reports it; other tables load)."""
         self._name = f"{path}?{sorted(params.items())}"
         self.slices: list[tuple[int | None, int | None]] = []
         """The `[gte, lt)` each walker finally covered (after handing off older halves)."""
@@ -183,6 +187,11 @@ class SlicedWalk(Generic[T]):
     def _walk(self, gte: int | None, lt: int | None) -> None:
         try:
             self._walk_slice(gte, lt)
+        except StripePermissionError as exc:
+            if not self._denied:
+                self._denied = True
+                self.client.progress.unavailable(self.table, str(exc))
+            self._stop.set()
         except BaseException as exc:
             self._error = self._error or exc  # the consumer re-raises it
             self._stop.set()
@@ -269,6 +278,8 @@ class SlicedWalk(Generic[T]):
             while True:
                 if self._error is not None:
                     raise self._error
+                if self._denied:
+                    return
                 try:
                     item = self._queue.get(timeout=self.poll_seconds)
                 except queue.Empty:
