@@ -1,5 +1,0 @@
-"""``python -m stripe_assets.sandbox``."""
-
-from .cli import main
-
-main()
