@@ -56,6 +56,7 @@ from stripe_assets.selection import EXCLUDE_TABLES_ENV, partitioned_tables, snap
 from stripe_assets.settings import (
     ASSET_KEY_PREFIX,
     GROUP_NAME,
+    WAREHOUSE_STEP_TAG,
     StripeSettings,
     backfill_partitions_per_run,
     pool_name,
@@ -309,6 +310,7 @@ def stripe_multi_asset(
         partitions_def=partitions_def,
         backfill_policy=backfill_policy,
         pool=pool_name(),
+        op_tags={WAREHOUSE_STEP_TAG: "write"},
     )
 
 

@@ -22,7 +22,7 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from stripe_assets.assets import asset_key
 from stripe_assets.selection import selected_tables
-from stripe_assets.settings import pool_name
+from stripe_assets.settings import WAREHOUSE_STEP_TAG, pool_name
 from stripe_assets.tables import TABLES, TABLES_BY_NAME, StripeTable
 from stripe_assets.warehouse import build_pipeline
 
@@ -102,6 +102,7 @@ def _result(key: AssetCheckKey, offending: int, note: str | None = None) -> Asse
     specs=_specs(),
     can_subset=True,
     pool=pool_name(),
+    op_tags={WAREHOUSE_STEP_TAG: "read"},
     description="Key uniqueness, null keys and orphaned children, queried in the warehouse.",
 )
 def stripe_table_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:

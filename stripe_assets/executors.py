@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import os
 
-from dagster import ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster import ExecutorDefinition, Field, in_process_executor, multiprocess_executor
+
+from stripe_assets.settings import WAREHOUSE_STEP_TAG, single_writer_warehouse
 
 EXECUTOR_ENV = "STRIPE_EXECUTOR"
 
@@ -27,7 +29,7 @@ def executor_from_settings() -> ExecutorDefinition:
     if name == "in_process":
         return in_process_executor
     if name == "multiprocess":
-        return multiprocess_executor
+        return _multiprocess()
     if name not in _EXTERNAL:
         raise ValueError(f"{EXECUTOR_ENV} must be one of {EXECUTORS}, not {name!r}")
     module, attribute, package = _EXTERNAL[name]
@@ -37,3 +39,22 @@ def executor_from_settings() -> ExecutorDefinition:
         raise ImportError(
             f"{EXECUTOR_ENV}={name} needs the package {package}: pip install {package}"
         ) from None
+
+
+def _multiprocess() -> ExecutorDefinition:
+    """Dagster's multiprocess executor; on DuckDB, the steps that open the warehouse file (the
+    load, the catalog snapshot, the table checks, the marts) run one at a time, as DuckDB
+    allows one writing process per file. The run pool only keeps *runs* apart, so within a run
+    this tag limit does it. A server warehouse keeps the executor as it is."""
+    if not single_writer_warehouse():
+        return multiprocess_executor
+    return multiprocess_executor.configured(
+        _one_warehouse_step_at_a_time,
+        name="multiprocess",
+        config_schema={"max_concurrent": Field(int, is_required=False)},
+    )
+
+
+def _one_warehouse_step_at_a_time(config: dict) -> dict:
+    limit = {"key": WAREHOUSE_STEP_TAG, "limit": 1}
+    return {**config, "tag_concurrency_limits": [limit]}

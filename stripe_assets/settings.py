@@ -170,6 +170,16 @@ def duckdb_path() -> str:
     return os.environ.get(DUCKDB_PATH_ENV) or DEFAULT_DUCKDB_PATH
 
 
+# Op tag on every step that opens the warehouse: the multiprocess executor runs them one at a
+# time on a single-writer warehouse (DuckDB), see executors.py.
+WAREHOUSE_STEP_TAG = "stripe/warehouse"
+
+
+def single_writer_warehouse() -> bool:
+    """DuckDB (the default) lets one process write a file at a time."""
+    return destination_name() == "duckdb"
+
+
 def pool_name() -> str:
     return os.environ.get(POOL_ENV) or DEFAULT_POOL
 

@@ -30,7 +30,7 @@ from stripe_assets.marts.metrics import CURRENT_MONTH_SQL, current_month_metadat
 from stripe_assets.marts.profile import describe, run_output, run_profiles_dir
 from stripe_assets.marts.project import keep_partial_parse, marts_project
 from stripe_assets.selection import selected_names
-from stripe_assets.settings import ASSET_KEY_PREFIX, pool_name
+from stripe_assets.settings import ASSET_KEY_PREFIX, WAREHOUSE_STEP_TAG, pool_name
 
 MARTS_GROUP = "stripe_marts"
 MARTS_KEY_PREFIX = "stripe_marts"
@@ -114,6 +114,7 @@ PROJECT = marts_project()
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
     pool=pool_name(),
+    op_tags={WAREHOUSE_STEP_TAG: "write"},
 )
 def stripe_marts(context: AssetExecutionContext, config: MartsConfig) -> Iterator[Any]:
     """`dbt build` of the selected models and their tests in the load's warehouse."""
