@@ -27,6 +27,7 @@ PAGE_PROCESSES_ENV = "STRIPE_PAGE_PROCESSES"
 POOL_ENV = "STRIPE_POOL"
 BACKFILL_POLICY_ENV = "STRIPE_BACKFILL_POLICY"
 REREAD_DAYS_ENV = "STRIPE_REREAD_DAYS"
+MARTS_AUTOMATION_INTERVAL_ENV = "STRIPE_MARTS_AUTOMATION_INTERVAL"
 
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_API_VERSION = "2022-11-15"
@@ -35,6 +36,7 @@ DEFAULT_DESTINATION = "duckdb"
 # Never name the file like the dataset ("stripe.duckdb"): dlt then confuses file and dataset.
 DEFAULT_DUCKDB_PATH = "stripe_warehouse.duckdb"
 DEFAULT_POOL = "stripe_warehouse"
+DEFAULT_MARTS_AUTOMATION_INTERVAL = 30  # seconds between the marts sensor's evaluations
 # Tables whose objects change without an event we read: the daily schedule reloads their last
 # N daily partitions (a balance transaction turns `available` days after it is created).
 # Names that are not tables (yet) are ignored in the defaults.
@@ -229,6 +231,16 @@ def reread_days(tables: Sequence[str]) -> dict[str, int]:
             )
         days.update(dict.fromkeys([table] if table else tables, count))
     return days
+
+
+def marts_automation_interval() -> int:
+    """Seconds between evaluations of the marts automation sensor (read at import)."""
+    raw = os.environ.get(MARTS_AUTOMATION_INTERVAL_ENV) or str(DEFAULT_MARTS_AUTOMATION_INTERVAL)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(
+            f"{MARTS_AUTOMATION_INTERVAL_ENV}={raw!r} must be a whole number of seconds, >= 1."
+        )
+    return int(raw)
 
 
 def retry_backoff() -> tuple[float, float]:

@@ -146,19 +146,23 @@ def test_cli_partition_range_is_one_run_with_exact_counts(sandbox, warehouse, da
 
 
 @pytest.mark.slow
-def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
+def test_ui_backfill_one_run_per_partition_serialized_by_the_pool_then_marts_once(
     sandbox, warehouse, dagster_home, tmp_path
 ):
-    """An asset backfill as the UI launches it, with STRIPE_BACKFILL_POLICY=multi_run: one
-    run per partition, all queued at once, run one at a time on the DuckDB file."""
+    """An asset backfill as the UI launches it, with STRIPE_BACKFILL_POLICY=multi_run and the
+    marts automation sensor on: one run per partition, all queued at once, run one at a time
+    on the DuckDB file; the marts wait for the whole backfill, are built once, and the pool
+    never lets them run beside a load."""
     env = _env(
         sandbox, dagster_home, STRIPE_BACKFILL_POLICY="multi_run",
+        STRIPE_MARTS_AUTOMATION_INTERVAL="5",
         DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
     )  # fmt: skip
     # Dagster 1.13 applies `default_limit` to a pool only from the queue iteration after the
     # pool is first seen: on a fresh instance the first queued batch would all start at once.
     # The documented setup step creates the pool first.
     _dagster(env, "instance", "concurrency", "set", "stripe_warehouse", "1")
+    _dagster(env, "sensor", "start", "stripe_marts_automation", *MODULE)
     partitions = ["2024-05-04", "2024-05-05"]
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.add_backfill(
@@ -178,18 +182,30 @@ def test_ui_backfill_one_run_per_partition_serialized_by_the_pool(
         )
         log = tmp_path / "daemon.log"
         with _daemon(env, log):
-            records = _wait_for_runs(instance, len(partitions), log)
-            _assert_all_succeeded(instance, records, len(partitions))
+            records = _wait_for_runs(instance, len(partitions) + 1, log)
+            _assert_all_succeeded(instance, records, len(partitions) + 1)
         assert not _overlaps(instance, records), _timeline(instance, records)
+        timeline = _timeline(instance, records)
 
+    marts = [r for r in records if _builds_marts(r)]
+    loads = [r for r in records if not _builds_marts(r)]
+    assert len(marts) == 1 and len(loads) == len(partitions), timeline
+    assert marts[0].start_time >= max(r.end_time for r in loads), timeline
     ranges = sorted(
         (r.dagster_run.tags[ASSET_PARTITION_RANGE_START_TAG],
          r.dagster_run.tags[ASSET_PARTITION_RANGE_END_TAG])
-        for r in records
+        for r in loads
     )  # fmt: skip
     assert ranges == [(p, p) for p in partitions]  # one partition per run
     truth = sandbox.counts(*day_window(partitions[0], days=2))
     assert warehouse.counts() == {t.name: truth[t.name] for t in DAILY}
+    assert warehouse.query("select count(*) from stripe_marts.invoice_details") == [
+        (truth["invoices"],)
+    ]
+
+
+def _builds_marts(record) -> bool:
+    return any(k.path[0] == "stripe_marts" for k in record.dagster_run.asset_selection or [])
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The dbt marts as Dagster assets: lineage from the loads, a real dbt build on a real sandbox
 load (DuckDB, then Postgres) whose dbt tests are asset checks, MRR equal to ground truth
-computed from the sandbox's own objects, and the warehouse pool between marts and loads."""
+computed from the sandbox's own objects, and the warehouse pool between marts and loads (the
+automation sensor's one build after a backfill is in test_backfill)."""
 
 from __future__ import annotations
 
@@ -14,24 +15,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
-from dagster._core.execution.backfill import PartitionBackfill
-from dagster._time import get_current_timestamp
 
 from stripe_assets.marts.assets import stripe_marts
-from stripe_assets.tables import TABLES
 from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, run_partitions
 from stripe_assets_tests.mrr_truth import StripeApi, mrr_by_item
-from stripe_assets_tests.test_backfill import (  # the daemon harness and its instance fixture
-    MODULE,
-    _assert_all_succeeded,
-    _daemon,
-    _dagster,
-    _env,
-    _overlaps,
-    _timeline,
-    _wait_for_runs,
-    dagster_home,  # noqa: F401
-)
 
 MODELS = {
     "balance_transaction_details", "customer_overview", "daily_overview", "invoice_details",
@@ -188,52 +175,3 @@ def test_marts_build_on_postgres(sandbox, instance, postgres_url, monkeypatch):
     with psycopg2.connect(postgres_url) as con, con.cursor() as cur:
         cur.execute(MRR_SQL)
         assert mrr_rows(cur.fetchall()) == truth
-
-
-@pytest.mark.slow
-def test_marts_rebuild_once_after_a_backfill_and_never_beside_a_load(
-    sandbox,
-    warehouse,
-    dagster_home,  # noqa: F811
-    tmp_path,
-):
-    """With the shipped instance settings and the automation sensor on: a UI-style backfill
-    queues a load run; the marts wait for it, are requested once, and the pool never lets them
-    run beside a load on the DuckDB file."""
-    env = _env(
-        sandbox, dagster_home, STRIPE_BACKFILL_POLICY="multi_run",
-        DESTINATION__DUCKDB__CREDENTIALS=str(warehouse.path),
-    )  # fmt: skip
-    _dagster(env, "sensor", "start", "stripe_marts_automation", *MODULE)
-    partitions = ["2024-05-04"]
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
-        # What `dagster instance concurrency set stripe_warehouse 1` does (see test_backfill).
-        instance.event_log_storage.set_concurrency_slots("stripe_warehouse", 1)
-        from stripe_assets.definitions import defs
-
-        instance.add_backfill(
-            PartitionBackfill.from_asset_partitions(
-                backfill_id="martsbf1", asset_graph=defs.resolve_asset_graph(),
-                partition_names=partitions,
-                asset_selection=[AssetKey(["stripe", t.name]) for t in TABLES],
-                backfill_timestamp=get_current_timestamp(), tags={},
-                dynamic_partitions_store=instance, all_partitions=False, title=None,
-                description=None, run_config=None,
-            )
-        )  # fmt: skip
-        log = tmp_path / "daemon.log"
-        with _daemon(env, log):
-            records = _wait_for_runs(instance, len(partitions) + 1, log)
-        _assert_all_succeeded(instance, records, len(partitions) + 1)
-        assert not _overlaps(instance, records), _timeline(instance, records)
-
-    def builds_marts(record) -> bool:
-        return any(k.path[0] == "stripe_marts" for k in record.dagster_run.asset_selection or [])
-
-    marts_runs = [r for r in records if builds_marts(r)]
-    loads = [r for r in records if not builds_marts(r)]
-    assert len(marts_runs) == 1 and len(loads) == len(partitions), _timeline(instance, records)
-    assert marts_runs[0].start_time >= max(r.end_time for r in loads)
-    assert warehouse.query("select count(*) from stripe_marts.invoice_details") == [
-        (warehouse.count("invoices"),)
-    ]

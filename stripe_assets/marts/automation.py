@@ -11,7 +11,8 @@ there), and a never-built mart is not requested before any load.
 Why not the loads' job: a job backfill of N partitions would build the marts N times, and
 runs that reload single tables would either skip the marts or build all of them.
 
-The sensor `stripe_marts_automation` evaluates this every 30 s. It is off by default like the
+The sensor `stripe_marts_automation` evaluates this every 30 s
+(`STRIPE_MARTS_AUTOMATION_INTERVAL`). It is off by default like the
 project's other automation (start it in the UI or `dagster sensor start
 stripe_marts_automation`), so nothing launches runs unasked. The marts run in the warehouse
 pool, so on one DuckDB file they wait for a running load and a load waits for them.
@@ -26,6 +27,8 @@ from dagster import (
     DefaultSensorStatus,
 )
 
+from stripe_assets.settings import marts_automation_interval
+
 MARTS_AUTOMATION_CONDITION = (
     AutomationCondition.any_deps_updated().since_last_handled()
     & ~AutomationCondition.any_deps_in_progress()
@@ -36,7 +39,7 @@ stripe_marts_automation = AutomationConditionSensorDefinition(
     name="stripe_marts_automation",
     target=AssetSelection.groups("stripe_marts"),
     default_status=DefaultSensorStatus.STOPPED,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=marts_automation_interval(),
     description="Rebuild the stripe_marts models after the Stripe loads they read (declarative "
     "automation; one build per finished batch of loads, in the warehouse pool).",
 )
