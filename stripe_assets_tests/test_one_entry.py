@@ -113,3 +113,8 @@ def test_one_registry_entry_is_a_whole_table(tmp_path: Path) -> None:
     assert got["checks"] == {"readable": True, "unique_key": True, "no_null_keys": True}
     assert got["worker"] == [[True], got["served"], got["served"]]
     assert len(ENTRY.strip().splitlines()) <= 15
+
+
+def test_readme_shows_this_entry():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert ENTRY.strip() in readme
