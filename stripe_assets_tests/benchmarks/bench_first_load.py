@@ -227,7 +227,7 @@ def first_load(
         if pg is None:
             return None
         with running_sandbox(cfg, subprocess_mode=True) as sb:
-            truth = sb.counts(cfg.start_ts, cfg.end_ts)
+            truth = sb.load_counts(cfg.start_ts, cfg.end_ts)  # catalog whole
             sb.reset_stats()
             run = run_dagster(sb, first_day, last_day, rate, work, storage, pg or None, repo)
             requests = int(sb.stats().get("total", 0))

@@ -185,9 +185,7 @@ def measure(
     """Serve `cfg` in a subprocess and load its whole window once (every table, or only
     `tables`), in another subprocess."""
     with running_sandbox(cfg, subprocess_mode=True) as sb, tempfile.TemporaryDirectory() as tmp:
-        truth = sb.counts(cfg.start_ts, cfg.end_ts)
-        whole = sb.counts()  # the catalog snapshots load whole lists
-        truth |= {t.name: whole[t.name] for t in TABLES if t.snapshot}
+        truth = sb.load_counts(cfg.start_ts, cfg.end_ts)  # the catalog snapshots whole
         minimum = sum(sb.minimum_requests(cfg.start_ts, cfg.end_ts, tables).values())
         sandbox = psutil.Process(sb.pid)
         cpu_before = sum(sandbox.cpu_times()[:2])
