@@ -41,13 +41,16 @@ def _load(sandbox, tmp_path: Path, processes: int) -> tuple[dict, dict, RunProgr
     rows, types = {}, {}
     with duckdb.connect(str(db), read_only=True) as con:
         for t in EVENTFUL:  # (no events in this sandbox: no such table)
-            rows[t.name] = con.execute(
-                f"select * exclude (_dlt_load_id, _dlt_id) from stripe.{t.name} order by all"
-            ).fetchall()
             types[t.name] = con.execute(
                 "select column_name, data_type from information_schema.columns "
                 "where table_schema = 'stripe' and table_name = ? order by column_name",
                 [t.name],
+            ).fetchall()
+            # By name: a column's position follows the page that first had it, and pages
+            # decoded by workers arrive in any order.
+            columns = ", ".join(f'"{c}"' for c, _ in types[t.name] if not c.startswith("_dlt"))
+            rows[t.name] = con.execute(
+                f"select {columns} from stripe.{t.name} order by all"
             ).fetchall()
     return rows, types, progress
 
