@@ -3,8 +3,9 @@
 The manifest (the graph Dagster builds the assets from) is made by `dbt parse` when the code
 location loads and finds none, or finds one made from other files, another dbt-core or
 another adapter: a fingerprint of those sits beside it. Parsing needs no warehouse, key or
-network and takes a few seconds, once. The manifest lives in `dbt_project/target/` (ignored by
-git, so never committed stale), or in the user's cache when the package directory is read-only.
+network and takes a few seconds, once per adapter. The manifest lives in
+`dbt_project/target/<adapter>/` (ignored by git, so never committed stale), or in the user's
+cache when the package directory is read-only.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def _parse(project: DbtProject, profiles_dir: Path) -> None:
 def marts_project() -> DbtProject:
     """The project, with a manifest that matches its files (parsed now if it does not)."""
     adapter = parse_adapter()
-    target = target_dir()
+    # One manifest per adapter: a code location on Postgres never re-parses (or rewrites under
+    # a reader's feet) the DuckDB one.
+    target = target_dir() / adapter
     target.mkdir(parents=True, exist_ok=True)
     stamp = target / FINGERPRINT_FILE
     expected = fingerprint(adapter)
