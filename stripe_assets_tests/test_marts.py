@@ -1,6 +1,7 @@
 """The dbt marts as Dagster assets: lineage from the loads, a real dbt build on a real sandbox
-load (DuckDB, then Postgres) whose dbt tests are asset checks, MRR equal to ground truth
-computed from the sandbox's own objects, and the warehouse pool between marts and loads (the
+load (DuckDB, then Postgres) whose dbt tests are asset checks, MRR per item, mrr_summary,
+daily_overview and payout_details equal to ground truth computed from the sandbox's own
+objects (mrr_truth, marts_truth), and the warehouse pool between marts and loads (the
 automation sensor's one build after a backfill is in test_backfill)."""
 
 from __future__ import annotations
