@@ -80,6 +80,8 @@ class ItemMonth:
     month: date
     currency: str
     mrr: int
+    subscription: str | None = None
+    customer: str | None = None
 
 
 def recurring_lines(api: StripeApi) -> list[dict[str, Any]]:
@@ -100,6 +102,8 @@ def recurring_lines(api: StripeApi) -> list[dict[str, Any]]:
             net = gross - sum(d["amount"] for d in line.get("discount_amounts") or [])
             lines.append({
                 **line, "invoice_created": invoice["created"], "invoice_id": invoice["id"],
+                "invoice_customer": invoice.get("customer"),
+                "invoice_subscription": invoice.get("subscription"),
                 "mrr": monthly(net, recurring),
             })  # fmt: skip
     return lines
@@ -123,7 +127,9 @@ def history(lines: list[dict[str, Any]], as_of_month: date) -> list[ItemMonth]:
             covering = [x for x in item_lines if x["period"]["start"] < end <= x["period"]["end"]]
             if covering:
                 line = _latest(covering)
-                rows.append(ItemMonth(item, month, line["currency"], line["mrr"]))
+                subscription = line.get("subscription") or line["invoice_subscription"]
+                rows.append(ItemMonth(item, month, line["currency"], line["mrr"],
+                                      subscription, line["invoice_customer"]))  # fmt: skip
             month = next_month(month)
     return rows
 
@@ -163,7 +169,10 @@ def current(api: StripeApi, lines: list[dict[str, Any]], as_of: date) -> list[It
                 share = Fraction(amount_off * amount, total) if total else Fraction(0)
                 after = max(Fraction(0), Fraction(amount) * (100 - percent) / 100 - share)
                 mrr = monthly(after, item["price"]["recurring"])
-            rows.append(ItemMonth(item["id"], as_of_month, item["price"]["currency"], mrr))
+            currency = item["price"]["currency"]
+            rows.append(
+                ItemMonth(item["id"], as_of_month, currency, mrr, sub["id"], sub["customer"])
+            )
     return rows
 
 
@@ -199,9 +208,16 @@ def movements(item_months: list[ItemMonth], as_of_month: date) -> dict[tuple[str
     return out
 
 
-def mrr_by_item(api: StripeApi, as_of: date) -> dict[tuple[str, date], tuple]:
-    """The whole of mrr_by_subscription_item's (item, month) -> (currency, mrr, previous,
-    movement), from the API."""
-    as_of_month = date(as_of.year, as_of.month, 1)
+def item_months(api: StripeApi, as_of: date) -> list[ItemMonth]:
+    """Every item's MRR in every month up to as_of's (history, then today's items)."""
     lines = recurring_lines(api)
-    return movements(history(lines, as_of_month) + current(api, lines, as_of), as_of_month)
+    return history(lines, date(as_of.year, as_of.month, 1)) + current(api, lines, as_of)
+
+
+def mrr_by_item(
+    api: StripeApi, as_of: date, months: list[ItemMonth] | None = None
+) -> dict[tuple[str, date], tuple]:
+    """The whole of mrr_by_subscription_item's (item, month) -> (currency, mrr, previous,
+    movement), from the API (or from `months`, item_months' answer)."""
+    months = item_months(api, as_of) if months is None else months
+    return movements(months, date(as_of.year, as_of.month, 1))

@@ -1,6 +1,7 @@
 """The dbt marts as Dagster assets: lineage from the loads, a real dbt build on a real sandbox
-load (DuckDB, then Postgres) whose dbt tests are asset checks, MRR equal to ground truth
-computed from the sandbox's own objects, and the warehouse pool between marts and loads (the
+load (DuckDB, then Postgres) whose dbt tests are asset checks, MRR per item, mrr_summary,
+daily_overview and payout_details equal to ground truth computed from the sandbox's own
+objects (mrr_truth, marts_truth), and the warehouse pool between marts and loads (the
 automation sensor's one build after a backfill is in test_backfill)."""
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import psycopg2
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from stripe_assets.marts.assets import stripe_marts
-from stripe_assets_tests.conftest import SANDBOX_END, SANDBOX_START, run_partitions
+from stripe_assets.sandbox import SandboxConfig, running_sandbox
+from stripe_assets_tests import marts_truth
+from stripe_assets_tests.conftest import UNLIMITED, Warehouse, run_partitions
 from stripe_assets_tests.mrr_truth import StripeApi, mrr_by_item
 
 MODELS = {
@@ -27,7 +31,30 @@ MODELS = {
 }  # fmt: skip
 # Months before June come from invoice lines, June from today's subscription items.
 AS_OF = "2024-06-15"
-LAST_DAY = date.fromisoformat(SANDBOX_END) - timedelta(days=1)  # the sandbox window's last day
+MARTS_START, MARTS_END = "2024-04-01", "2024-05-11"
+"""The marts' sandbox: forty days, so that MRR spans three months (April and May from invoice
+lines, June from today's items) with every movement in it (an expansion or contraction needs
+an item's second monthly invoice) and MRR in every currency (usd, jpy, kwd); seed 2 is one
+such (the truth's own checks say so). The load's cost is per day more than per object."""
+LAST_DAY = date.fromisoformat(MARTS_END) - timedelta(days=1)  # the sandbox window's last day
+
+
+@pytest.fixture(scope="module")
+def marts_sandbox():
+    volumes = {"disputes": 0.3, "refunds": 0.3}
+    cfg = SandboxConfig(seed=2, start=MARTS_START, end=MARTS_END, volumes=volumes)
+    with running_sandbox(cfg) as sb:
+        yield sb
+
+
+@pytest.fixture
+def marts_env(marts_sandbox, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """The project pointed at the marts' sandbox and a fresh DuckDB file (as stripe_env)."""
+    monkeypatch.setenv("STRIPE_API_BASE", marts_sandbox.base_url)
+    monkeypatch.setenv("STRIPE_API_KEY", marts_sandbox.api_key)
+    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
+    return warehouse
+
 
 DESCRIBE_LOCATION = """
 import json, sys
@@ -114,43 +141,132 @@ def documented_columns() -> dict[str, dict[str, str]]:
     }
 
 
+def duckdb_rows(path: Path, sql: str) -> list[dict]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def postgres_rows(url: str, sql: str) -> list[dict]:
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        cur.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+RATES = ("customer_churn_rate", "revenue_churn_rate")
+
+
+def assert_rows_match(model: str, rows: list[dict], truth: dict, key: tuple[str, ...]) -> None:
+    """Every row of `model` is its truth row: same keys, and per column the same value (exact:
+    ints, and major-unit decimals equal to the truth's fractions; rates to float precision).
+    Truth rows with all the model's columns are compared on all of them."""
+    got = {tuple(r[k] for k in key) if len(key) > 1 else r[key[0]]: r for r in rows}
+    assert len(got) == len(rows), f"{model}: duplicate keys"
+    missing, extra = sorted(set(truth) - set(got)), sorted(set(got) - set(truth))
+    assert not missing and not extra, (model, missing[:5], extra[:5])
+    wrong = []
+    for k, want in truth.items():
+        row = got[k]
+        assert set(want) <= set(row), (model, set(want) - set(row))
+        for column, value in want.items():
+            seen = row[column]
+            if column in RATES:
+                ok = seen is None if value is None else seen == pytest.approx(float(value))
+            else:
+                ok = seen == value and (seen is None) == (value is None)
+            if not ok:
+                wrong.append((k, column, seen, value))
+    assert not wrong, (model, len(wrong), wrong[:10])
+
+
+def assert_marts_match_truth(rows, sandbox) -> None:
+    """mrr_summary, daily_overview and payout_details (read with `rows(sql)`) equal the truth
+    computed from the sandbox's objects over its API, and that truth is not a trivial one."""
+    api, as_of = StripeApi(sandbox.base_url, sandbox.api_key), date.fromisoformat(AS_OF)
+    majors = {"usd": "2", "jpy": "0", "kwd": "3"}
+
+    summary = marts_truth.mrr_summary(api, as_of)
+    assert len({m for m, _ in summary}) >= 3 and {c for _, c in summary} == set(majors)
+    for kind in marts_truth.MOVEMENTS:
+        assert sum(r[f"{kind}_items"] for r in summary.values()) > 0, f"no {kind} movement"
+    assert all(any(r["mrr"] > 0 for (_, c), r in summary.items() if c == cur) for cur in majors)
+    assert any(r["churned_customers"] and r["customer_churn_rate"] for r in summary.values())
+    summary_rows = rows("select * from stripe_marts.mrr_summary")
+    assert {c for r in summary_rows for c in r} == {c for r in summary.values() for c in r}
+    assert_rows_match("mrr_summary", summary_rows, summary, ("month", "currency"))
+
+    daily = marts_truth.daily_overview(api, as_of)
+    assert {c for _, c in daily} == set(majors)
+    for column in ("charge_amount", "refund_amount", "dispute_amount", "fee_amount",
+                   "payout_amount", "failed_charge_count"):  # fmt: skip
+        assert any(r[column] for r in daily.values()), f"no {column} in the truth"
+    for currency in majors:  # jpy and kwd days with charges and payouts
+        assert any(r["charge_amount"] and r["payout_amount"]
+                   for (_, c), r in daily.items() if c == currency), currency  # fmt: skip
+    daily_rows = rows("select * from stripe_marts.daily_overview")
+    assert {c for r in daily_rows for c in r} == {c for r in daily.values() for c in r}
+    assert_rows_match("daily_overview", daily_rows, daily, ("day", "currency"))
+
+    payouts = marts_truth.payout_details(api)
+    assert {p["currency"] for p in payouts.values()} == set(majors)
+    automatic = [p for p in payouts.values() if p["automatic"]]
+    assert automatic and all(p["settled_activity_count"] > 0 for p in automatic)
+    assert any(not p["automatic"] for p in payouts.values())  # a manual one settles nothing
+    # Stripe's payout reconciliation: what an automatic payout settled nets to its amount.
+    assert all(p["settled_net"] == p["amount"] for p in automatic)
+    assert_rows_match("payout_details", rows("select * from stripe_marts.payout_details"),
+                      payouts, ("payout_id",))  # fmt: skip
+
+    # major units: written out here, independently of the project's macro and of the truth's
+    for model in ("mrr_summary", "daily_overview", "payout_details"):
+        for row in rows(f"select * from stripe_marts.{model}"):
+            scale = 10 ** int(majors[row["currency"]])
+            for column in [c for c in row if c + "_major" in row and row[c] is not None]:
+                assert row[column + "_major"] * scale == row[column], (model, column, row)
+
+
 MRR_SQL = """select subscription_item_id, month, currency, mrr, previous_mrr, movement_type
 from stripe_marts.mrr_by_subscription_item"""
 
 
-def test_marts_build_on_a_sandbox_load_and_match_ground_truth(sandbox, stripe_env, instance):
+def test_marts_build_on_a_sandbox_load_and_match_ground_truth(marts_sandbox, marts_env, instance):
     # Before any load every table reads as empty: the marts still build and pass their checks.
     assert_models_and_checks_passed(build_marts(instance))
-    assert stripe_env.query("select count(*) from stripe_marts.mrr_summary") == [(0,)]
+    assert marts_env.query("select count(*) from stripe_marts.mrr_summary") == [(0,)]
 
-    assert run_partitions(instance, SANDBOX_START, LAST_DAY.isoformat()).success
+    assert run_partitions(instance, MARTS_START, LAST_DAY.isoformat()).success
     result = build_marts(instance)
     assert_models_and_checks_passed(result)
 
-    truth = mrr_by_item(StripeApi(sandbox.base_url, sandbox.api_key), date.fromisoformat(AS_OF))
+    truth = mrr_by_item(
+        StripeApi(marts_sandbox.base_url, marts_sandbox.api_key), date.fromisoformat(AS_OF)
+    )
     assert {kind for *_, kind in truth.values()} >= {"new", "churned"}, "truth too thin"
-    assert mrr_rows(stripe_env.query(MRR_SQL)) == truth
+    assert mrr_rows(marts_env.query(MRR_SQL)) == truth
+    assert_marts_match_truth(lambda sql: duckdb_rows(marts_env.path, sql), marts_sandbox)
 
     for model, documented in documented_columns().items():  # every column, documented
-        columns = stripe_env.query(
+        columns = marts_env.query(
             "select column_name from information_schema.columns "
             f"where table_schema = 'stripe_marts' and table_name = '{model}'"
         )
         assert {c for (c,) in columns} == set(documented), model
         assert all(documented.values()), model
 
-    loaded = stripe_env.counts()
+    loaded = marts_env.counts()
     for model, table in [("invoice_line_item_details", "invoice_line_items"),
                          ("invoice_details", "invoices"), ("payout_details", "payouts"),
                          ("subscription_details", "subscriptions")]:  # fmt: skip
-        assert stripe_env.query(f"select count(*) from stripe_marts.{model}") == [(loaded[table],)]
+        assert marts_env.query(f"select count(*) from stripe_marts.{model}") == [(loaded[table],)]
 
     summary = next(
         e.step_materialization_data.materialization.metadata
         for e in result.get_asset_materialization_events()
         if e.asset_key == AssetKey(["stripe_marts", "mrr_summary"])
     )
-    (june_mrr, june_active), = stripe_env.query(
+    (june_mrr, june_active), = marts_env.query(
         "select sum(mrr_major), sum(active_subscriptions) from stripe_marts.mrr_summary "
         f"where month = date '{AS_OF[:8]}01' and currency = 'usd'"
     )  # fmt: skip
@@ -162,16 +278,20 @@ def test_marts_build_on_a_sandbox_load_and_match_ground_truth(sandbox, stripe_en
 
 
 @pytest.mark.postgres
-def test_marts_build_on_postgres(sandbox, instance, postgres_url, monkeypatch):
-    monkeypatch.setenv("STRIPE_API_BASE", sandbox.base_url)
-    monkeypatch.setenv("STRIPE_API_KEY", sandbox.api_key)
+def test_marts_build_on_postgres(marts_sandbox, instance, postgres_url, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_BASE", marts_sandbox.base_url)
+    monkeypatch.setenv("STRIPE_API_KEY", marts_sandbox.api_key)
+    monkeypatch.setenv("STRIPE_REQUESTS_PER_SECOND", UNLIMITED)
     monkeypatch.setenv("STRIPE_DESTINATION", "postgres")
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
 
-    assert run_partitions(instance, SANDBOX_START, LAST_DAY.isoformat()).success
+    assert run_partitions(instance, MARTS_START, LAST_DAY.isoformat()).success
     assert_models_and_checks_passed(build_marts(instance))
 
-    truth = mrr_by_item(StripeApi(sandbox.base_url, sandbox.api_key), date.fromisoformat(AS_OF))
+    truth = mrr_by_item(
+        StripeApi(marts_sandbox.base_url, marts_sandbox.api_key), date.fromisoformat(AS_OF)
+    )
     with psycopg2.connect(postgres_url) as con, con.cursor() as cur:
         cur.execute(MRR_SQL)
         assert mrr_rows(cur.fetchall()) == truth
+    assert_marts_match_truth(lambda sql: postgres_rows(postgres_url, sql), marts_sandbox)
