@@ -249,3 +249,27 @@ def test_budget_serves_waiting_tables_in_turn():
     # Served in turn: at most the token already promised to the crowd goes first (drawing
     # lots among 20 waiters let about 10 go first on average).
     assert max(overtaken) <= 2, overtaken
+
+
+def test_a_burst_of_429s_is_one_cut_and_the_rate_climbs_back(monkeypatch):
+    """Concurrent requests sent at one rate come back 429 together: that is one signal, not
+    twenty (which would cut 100 req/s to 1 and leave a run crawling). The rate then climbs
+    back by 5% of the configured rate per second without a 429."""
+    from stripe_assets.source import budget as budget_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(budget_module.time, "monotonic", lambda: clock[0])
+    budget = budget_module.RequestBudget(100.0)
+    for _ in range(20):
+        budget.throttled()
+    assert budget.rate == 75.0 and budget.throttles == 20
+    clock[0] += 0.5
+    budget.succeeded()
+    assert budget.rate == 75.0  # not within the second of the cut
+    clock[0] += 0.6
+    budget.throttled()  # a second later: a new signal
+    assert budget.rate == 56.25
+    for _ in range(10):
+        clock[0] += 1.0
+        budget.succeeded()
+    assert budget.rate == 100.0  # +5 per second, capped at the configured rate
