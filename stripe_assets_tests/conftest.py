@@ -4,6 +4,7 @@ helper to materialize partitions through Dagster."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -219,18 +220,21 @@ def run_partitions(
 POSTGRES_DSN = "postgresql://postgres:trust@127.0.0.1:5432"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test (skips when no server is reachable)."""
+@contextmanager
+def postgres_database(prefix: str = "stripe_assets") -> Iterator[str | None]:
+    """A fresh, empty PostgreSQL database, dropped afterwards (None when no server is
+    reachable on 127.0.0.1:5432)."""
     import uuid
 
-    psycopg2 = pytest.importorskip("psycopg2")
+    import psycopg2
+
     try:
         admin = psycopg2.connect(f"{POSTGRES_DSN}/test", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        unavailable(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc})")
+    except psycopg2.OperationalError:
+        yield None
+        return
     admin.autocommit = True
-    name = f"stripe_assets_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cur:
         cur.execute(f"create database {name}")
     try:
@@ -239,6 +243,16 @@ def postgres_url() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f"drop database if exists {name} with (force)")
         admin.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (skips when no server is reachable)."""
+    pytest.importorskip("psycopg2")
+    with postgres_database() as url:
+        if url is None:
+            unavailable("PostgreSQL is not reachable on 127.0.0.1:5432")
+        yield url
 
 
 def postgres_counts(url: str) -> dict[str, int]:

@@ -32,8 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,7 +39,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SELECT = 'key:"stripe/*"'
-POSTGRES_ADMIN = "postgresql://postgres:trust@127.0.0.1:5432/test"
 LOADED = re.compile(r"dlt phases: (.*)$", re.MULTILINE)
 PHASE = re.compile(r"(extract|normalize|load) ([\d.]+) s")
 STEP, CHECKS = "stripe", "stripe_table_checks"
@@ -79,28 +76,6 @@ class FirstLoad:
     def bookkeeping_ms(self) -> float:
         spent = self.split.get("run creation", 0.0) + self.split.get("event writing", 0.0)
         return 1000 * spent / (self.tables * self.days)
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str | None]:
-    """A fresh PostgreSQL database for one instance (None when no server is reachable)."""
-    try:
-        import psycopg2
-
-        admin = psycopg2.connect(POSTGRES_ADMIN, connect_timeout=3)
-    except Exception:
-        yield None
-        return
-    admin.autocommit = True
-    name = f"stripe_bench_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f"create database {name}")
-    try:
-        yield f"postgresql+psycopg2://postgres:trust@127.0.0.1:5432/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"drop database if exists {name} with (force)")
-        admin.close()
 
 
 EXTRA_ENV: dict[str, str] = {}
@@ -185,11 +160,16 @@ def run_dagster(
     home.mkdir(parents=True)
     yaml = "dagster-postgres.yaml" if storage == "postgres" else "dagster.yaml"
     shutil.copy(repo / "dagster_home" / yaml, home / "dagster.yaml")
+    storage_env = {}
+    if postgres_url:  # SQLAlchemy 2.1 reads postgresql:// as psycopg 3; we ship psycopg2
+        storage_env["DAGSTER_POSTGRES_URL"] = postgres_url.replace(
+            "postgresql://", "postgresql+psycopg2://"
+        )
     env = _env(
         repo, home, warehouse,
         STRIPE_API_BASE=sb.base_url, STRIPE_API_KEY=sb.api_key,
         STRIPE_START_DATE=first_day.isoformat(), STRIPE_REQUESTS_PER_SECOND=f"{rate:g}",
-        **({"DAGSTER_POSTGRES_URL": postgres_url} if postgres_url else {}),
+        **storage_env,
     )  # fmt: skip
     command = [
         sys.executable, "-m", "dagster", "asset", "materialize",
@@ -216,6 +196,7 @@ def first_load(
     from stripe_assets.sandbox import SandboxConfig, running_sandbox
     from stripe_assets.tables import TABLES
     from stripe_assets_tests.benchmarks.harness import _count
+    from stripe_assets_tests.conftest import postgres_database
 
     first_day, last_day = date(2025 - years, 1, 1), date(2024, 12, 31)
     cfg = SandboxConfig(
@@ -223,7 +204,8 @@ def first_load(
         scale=scale, latency_ms=250, jitter_ms=125, rate_limit=rate,
     )  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix=f"bench-first-load-{storage}-"))
-    with postgres_database() if storage == "postgres" else contextlib.nullcontext("") as pg:
+    database = postgres_database("stripe_bench") if storage == "postgres" else None
+    with database or contextlib.nullcontext("") as pg:
         if pg is None:
             return None
         with running_sandbox(cfg, subprocess_mode=True) as sb:
