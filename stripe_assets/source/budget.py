@@ -39,8 +39,7 @@ class RequestBudget:
         self._tokens = min(rate, 1.0)
         self._updated = time.monotonic()
         self._lock = threading.Lock()
-        self._last_change = float("-inf")
-        self._cut_recently = False
+        self._last_cut = self._last_raise = float("-inf")
         self._queues: dict[str, deque[threading.Event]] = {}
         self._served: dict[str, int] = {}
         self._grants = 0
@@ -109,21 +108,21 @@ class RequestBudget:
         with self._lock:
             self.throttles += 1
             now = time.monotonic()
-            if now - self._last_change < THROTTLE_WINDOW_SECONDS and self._cut_recently:
+            if now - self._last_cut < THROTTLE_WINDOW_SECONDS:
                 return
             self.rate = max(1.0, self.rate * 0.75)
             self._tokens = min(self._tokens, max(1.0, self.rate * BURST_SECONDS))
-            self._last_change, self._cut_recently = now, True
+            self._last_cut = now
 
     def succeeded(self) -> None:
         with self._lock:
             if self.rate >= self.configured_rate:
                 return
             now = time.monotonic()
-            if now - self._last_change >= THROTTLE_WINDOW_SECONDS:
+            if now - max(self._last_cut, self._last_raise) >= THROTTLE_WINDOW_SECONDS:
                 step = self.configured_rate * RECOVERY_PER_SECOND
                 self.rate = min(self.configured_rate, self.rate + step)
-                self._last_change, self._cut_recently = now, False
+                self._last_raise = now
 
 
 _budgets: dict[tuple[str, str, float], RequestBudget] = {}
