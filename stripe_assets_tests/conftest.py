@@ -129,10 +129,8 @@ def load_window(
     progress: RunProgress | None = None,
 ) -> dlt.Pipeline:
     """Load `window` with the project's source straight through dlt (no Dagster) into the
-    DuckDB file `db`, parquet as the assets do; dlt's working dir sits beside the file."""
+    DuckDB file `db`; dlt's working dir sits beside the file."""
     import dlt
-
-    from stripe_assets.source import stripe_source
 
     pipeline = dlt.pipeline(
         pipeline_name=TEST_PIPELINE,
@@ -140,8 +138,23 @@ def load_window(
         destination=dlt.destinations.duckdb(credentials=str(db)),
         dataset_name="stripe",
     )
+    return load_with(pipeline, window, settings, tables, progress)
+
+
+def load_with(
+    pipeline: dlt.Pipeline,
+    window: CreatedWindow,
+    settings: StripeSettings,
+    tables: Sequence[str] | None = None,
+    progress: RunProgress | None = None,
+) -> dlt.Pipeline:
+    """Run the project's source over `window` through `pipeline`, in the file format the
+    assets use (parquet where the destination takes it)."""
+    from stripe_assets.source import stripe_source
+    from stripe_assets.warehouse import loader_file_format
+
     source = stripe_source(window, settings=settings, progress=progress, tables=tables)
-    pipeline.run(source, loader_file_format="parquet")
+    pipeline.run(source, loader_file_format=loader_file_format(pipeline))
     return pipeline
 
 

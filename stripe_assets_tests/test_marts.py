@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -21,10 +21,10 @@ from dagster import AssetKey, DagsterInstance, materialize
 from stripe_assets.marts.assets import stripe_marts
 from stripe_assets.sandbox import SandboxConfig, running_sandbox
 from stripe_assets.settings import StripeSettings
-from stripe_assets.source import CreatedWindow, stripe_source
-from stripe_assets.warehouse import build_pipeline, loader_file_format
+from stripe_assets.source import CreatedWindow
+from stripe_assets.warehouse import build_pipeline
 from stripe_assets_tests import marts_truth
-from stripe_assets_tests.conftest import DAILY, UNLIMITED, Warehouse, day_window
+from stripe_assets_tests.conftest import DAILY, UNLIMITED, Warehouse, day_window, load_with
 from stripe_assets_tests.mrr_truth import StripeApi, mrr_by_item
 
 MODELS = {
@@ -39,7 +39,6 @@ MARTS_START, MARTS_END = "2024-04-01", "2024-05-11"
 lines, June from today's items) with every movement in it (an expansion or contraction needs
 an item's second monthly invoice) and MRR in every currency (usd, jpy, kwd); seed 2 is one
 such (the truth's own checks say so). The load's cost is per day more than per object."""
-LAST_DAY = date.fromisoformat(MARTS_END) - timedelta(days=1)  # the sandbox window's last day
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +63,12 @@ def load_marts_sandbox(sandbox, workdir: Path) -> None:
     pipeline into the configured warehouse. Straight through dlt: forty days through Dagster
     would spend most of a minute writing 2,700 partition events, and the loads' path through
     Dagster into the marts is the backfill test's (test_backfill)."""
-    pipeline = build_pipeline(pipelines_dir=str(workdir / "marts-dlt"))
     settings = StripeSettings.resolve(
         api_key=sandbox.api_key, api_base=sandbox.base_url, requests_per_second=float(UNLIMITED)
     )
-    window = CreatedWindow(*day_window(MARTS_START, days=(LAST_DAY - date.fromisoformat(
-        MARTS_START)).days + 1))  # fmt: skip
-    source = stripe_source(window, settings=settings, tables=[t.name for t in DAILY])
-    pipeline.run(source, loader_file_format=loader_file_format(pipeline))
+    window = CreatedWindow(day_window(MARTS_START)[0], day_window(MARTS_END)[0])
+    pipeline = build_pipeline(pipelines_dir=str(workdir / "marts-dlt"))
+    load_with(pipeline, window, settings, tables=[t.name for t in DAILY])
 
 
 DESCRIBE_LOCATION = """
