@@ -31,7 +31,6 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asse
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from stripe_assets.events import (
-    EVENT_RETENTION_SECONDS,
     StripeEvents,
     deleted_ids,
     deletion_resources,
@@ -314,16 +313,20 @@ def stripe_multi_asset(
     )
 
 
-def _events_retention(context: AssetExecutionContext, window: CreatedWindow) -> None:
-    """Stripe keeps events for 30 days: an older partition of `events` loads what is left."""
-    if "events" not in {k.path[-1] for k in context.selected_asset_keys}:
-        return
-    kept_since = int(time.time()) - EVENT_RETENTION_SECONDS
-    if window.gte is None or window.gte < kept_since:
-        context.log.warning(
-            f"events: Stripe keeps events for 30 days; this window starts {iso(window.gte)}, "
-            f"so only events since about {iso(kept_since)} can still be loaded."
-        )
+def _retention_warnings(context: AssetExecutionContext, window: CreatedWindow) -> None:
+    """A table Stripe keeps for a while only (`events`: 30 days): an older partition loads
+    what is left, and the log says so."""
+    for key in context.selected_asset_keys:
+        table = TABLES_BY_NAME.get(key.path[-1])
+        if table is None or table.kept_seconds is None:
+            continue
+        kept_since = int(time.time()) - table.kept_seconds
+        if window.gte is None or window.gte < kept_since:
+            context.log.warning(
+                f"{table.name}: Stripe keeps {table.name} for {table.kept_seconds // DAY} days; "
+                f"this window starts {iso(window.gte)}, so only {table.name} since about "
+                f"{iso(kept_since)} can still be loaded."
+            )
 
 
 def _load(
@@ -372,7 +375,7 @@ def stripe_tables(
 ) -> Iterator[MaterializeResult]:
     """Load the selected Stripe tables for the run's `created` window."""
     window = created_window(context)
-    _events_retention(context, window)
+    _retention_warnings(context, window)
     pipeline, results, progress = _load(context, dlt, stripe, window, partitioned_tables())
     try:
         yield from _materializations(context, pipeline, results, progress)

@@ -42,7 +42,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
-from stripe_assets.events import EVENT_RETENTION_SECONDS, OBJECT_TABLES, StripeEvents
+from stripe_assets.events import OBJECT_TABLES, StripeEvents
 from stripe_assets.events import is_expired_cursor as _is_expired_cursor
 from stripe_assets.partitions import daily_partitions, partition_of_created
 from stripe_assets.resources import StripeResource
@@ -56,7 +56,7 @@ from stripe_assets.settings import (
 )
 from stripe_assets.source.client import StripeClient
 from stripe_assets.source.errors import StripeInvalidRequestError
-from stripe_assets.tables import TABLES_BY_NAME, children_of
+from stripe_assets.tables import EVENT_RETENTION_SECONDS, TABLES_BY_NAME, children_of
 
 JOB_NAME = "stripe_job"
 SENSOR_INTERVAL_SECONDS = 300

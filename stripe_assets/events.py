@@ -29,7 +29,6 @@ from stripe_assets.tables import (
 
 Event = dict[str, Any]
 
-EVENT_RETENTION_SECONDS = 30 * 86400
 EVENTS_PATH = "/v1/events"
 
 # Stripe object type (`data.object.object`) -> the table that holds it, and the events that

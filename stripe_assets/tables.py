@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # page workers import this module: no dlt at run time (1 s to
     from dlt.common.schema.typing import TTableSchemaColumns
 
 DAY = 86_400
+EVENT_RETENTION_SECONDS = 30 * DAY
+"""Stripe lists events of the last 30 days only."""
 
 
 def timestamps(*names: str) -> TTableSchemaColumns:
@@ -133,6 +135,9 @@ class StripeTable:
     """What a restricted key needs to read it, as Stripe's Dashboard names it."""
     connect: bool = False
     """Lists connected accounts' objects: only a Connect platform may read it."""
+    kept_seconds: int | None = None
+    """Stripe lists only objects younger than this: an older partition loads what is left,
+    and the run's log says so."""
 
     @property
     def is_child(self) -> bool:
@@ -942,6 +947,7 @@ TABLES: tuple[StripeTable, ...] = (
         permission="Events",
         description="Stripe's event feed, one row per event; Stripe keeps 30 days, so an older "
         "partition loads what is left.",
+        kept_seconds=EVENT_RETENTION_SECONDS,
         columns=timestamps("created"),
         column_descriptions=_described(
             id="Event id (evt_...).",

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from stripe_assets.tables import DAY, EVENT_RETENTION_SECONDS
+
 DEFAULT_API_KEY = "sk_test_sandbox"
 """The key the sandbox accepts unless told otherwise (``Authorization: Bearer sk_test_sandbox``)."""
 
@@ -85,7 +87,7 @@ class SandboxConfig:
     """Random background mutations/creations per second (0 = none)."""
     clock_offset: float = 0.0
     """Initial sandbox clock offset in seconds (sandbox now = wall clock + offset)."""
-    event_retention_days: int = 30
+    event_retention_days: int = EVENT_RETENTION_SECONDS // DAY
     volumes: dict[str, float] = field(default_factory=dict)
     """Per registry table: objects a day at scale 1 (or, for a table made per referenced
     object such as refunds, the share of those objects), overriding the registry's default."""
